@@ -1,0 +1,1 @@
+"""Code both processes import: settings, database, queue and stream contracts, the Ollama client."""

@@ -1,0 +1,85 @@
+"""Settings: the only reader of the environment.
+
+Every field is listed, with its default and meaning, in `.env.dev.example`, `.env.prod.example`
+and the README. Both processes (web and worker) read the same settings.
+"""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, HttpUrl, PostgresDsn, RedisDsn, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "example")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    ENVIRONMENT: Literal["dev", "prod", "test"] = "dev"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    DATABASE_URL: PostgresDsn = PostgresDsn("postgresql+asyncpg://llm:llm@db:5432/llm")
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1)
+    REDIS_URL: RedisDsn = RedisDsn("redis://redis:6379/0")
+
+    OLLAMA_BASE_URL: HttpUrl = HttpUrl("http://ollama:11434")
+    OLLAMA_MODEL: str = "qwen3:8b"
+    # Separate bounds: connecting is quick or broken, while Ollama sends no byte at all while a
+    # request waits in its own queue or a model loads (minutes for a large model).
+    OLLAMA_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    OLLAMA_MAX_CONNECTIONS: int = Field(default=256, ge=1)
+
+    MAX_PROMPT_CHARS: int = Field(default=100_000, ge=1)
+    MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
+
+    # Every wait has a bound. Each ends in a clear error for the client and `failed` in the record.
+    QUEUE_TIMEOUT_SECONDS: float = Field(default=300.0, gt=0)
+    FIRST_TOKEN_TIMEOUT_SECONDS: float = Field(default=300.0, gt=0)
+    CHUNK_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0)
+    GENERATION_TIMEOUT_SECONDS: float = Field(default=900.0, gt=0)
+
+    STREAM_RETENTION_SECONDS: int = Field(default=600, ge=1)
+    STREAM_KEEPALIVE_SECONDS: float = Field(default=5.0, gt=0)
+
+    WORKER_CONCURRENCY: int = Field(default=4, ge=1)
+    WORKER_POLL_SECONDS: float = Field(default=0.25, gt=0)
+    WORKER_SHUTDOWN_GRACE_SECONDS: int = Field(default=900, ge=0)
+
+    @field_validator("DATABASE_URL", mode="before")
+    @classmethod
+    def _asyncpg_driver(cls, value: object) -> object:
+        return asyncpg_url(value) if isinstance(value, str) else value
+
+    @property
+    def database_url(self) -> str:
+        return str(self.DATABASE_URL)
+
+    @property
+    def redis_url(self) -> str:
+        return str(self.REDIS_URL)
+
+    @property
+    def ollama_base_url(self) -> str:
+        return str(self.OLLAMA_BASE_URL).rstrip("/")
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` as well as `postgresql+asyncpg://`."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def is_placeholder(secret: SecretStr | str | None) -> bool:
+    """A secret that is empty or still holds an example value."""
+    if secret is None:
+        return True
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return not value or any(marker in value.lower() for marker in PLACEHOLDER_MARKERS)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

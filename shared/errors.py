@@ -1,0 +1,152 @@
+"""One exception family for every expected failure, each class carrying its HTTP status.
+
+    AppError
+    ├── InvalidRequest            422  the body is not a valid request
+    ├── BodyTooLarge              413  the body is over MAX_BODY_BYTES
+    ├── NotFound                  404  no such generation (or not yours)
+    ├── Gone                      410  the generation's stream is past its retention time
+    ├── QueueFull                 503  MAX_QUEUE_DEPTH reached; Retry-After
+    ├── QueueTimeout              503  no worker picked the job up in QUEUE_TIMEOUT_SECONDS
+    ├── Cancelled                 499  the generation was cancelled
+    ├── WorkerLost                502  the worker running the generation died
+    ├── DependencyUnavailable     503  PostgreSQL or Redis does not answer
+    └── UpstreamError             502  Ollama answered with an error
+        ├── ModelNotFound         502  Ollama does not have OLLAMA_MODEL
+        ├── UpstreamUnavailable   503  Ollama cannot be reached
+        │   └── UpstreamBusy      503  Ollama's own queue is full (retried before any chunk)
+        └── UpstreamTimeout       504  Ollama was too slow (first token, between chunks, total)
+
+Routes raise these; `web/errors.py` renders them. The worker turns each into a terminal stream
+event (`type` and `message`), so the web process can raise the same class on the other side.
+"""
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 500
+    type: ClassVar[str] = "internal_error"
+    retry_after: float | None = None
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type, "message": self.message}
+        if self.retry_after is not None:
+            data["retry_after"] = self.retry_after
+        return data
+
+
+class InvalidRequest(AppError):
+    status_code = 422
+    type = "invalid_request"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "details": getattr(self, "details", [])}
+
+
+class BodyTooLarge(AppError):
+    status_code = 413
+    type = "body_too_large"
+
+
+class NotFound(AppError):
+    status_code = 404
+    type = "not_found"
+
+
+class Gone(AppError):
+    status_code = 410
+    type = "gone"
+
+
+class QueueFull(AppError):
+    status_code = 503
+    type = "queue_full"
+
+
+class QueueTimeout(AppError):
+    status_code = 503
+    type = "queue_timeout"
+
+
+class Cancelled(AppError):
+    status_code = 499
+    type = "cancelled"
+
+
+class WorkerLost(AppError):
+    status_code = 502
+    type = "worker_lost"
+
+
+class UpstreamError(AppError):
+    status_code = 502
+    type = "upstream_error"
+
+
+class ModelNotFound(UpstreamError):
+    type = "model_not_found"
+
+
+class UpstreamUnavailable(UpstreamError):
+    status_code = 503
+    type = "upstream_unavailable"
+
+
+class UpstreamBusy(UpstreamUnavailable):
+    type = "upstream_busy"
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+    type = "upstream_timeout"
+
+
+ERROR_TYPES: dict[str, type[AppError]] = {
+    cls.type: cls
+    for cls in (
+        AppError,
+        InvalidRequest,
+        BodyTooLarge,
+        NotFound,
+        Gone,
+        QueueFull,
+        QueueTimeout,
+        Cancelled,
+        WorkerLost,
+        UpstreamError,
+        ModelNotFound,
+        UpstreamUnavailable,
+        UpstreamBusy,
+        UpstreamTimeout,
+    )
+}
+
+
+def error_from_dict(data: dict[str, Any]) -> AppError:
+    """Rebuild the error a worker reported in a stream event."""
+    cls = ERROR_TYPES.get(str(data.get("type")), AppError)
+    error = AppError.__new__(cls)
+    AppError.__init__(
+        error, str(data.get("message", "generation failed")), retry_after=data.get("retry_after")
+    )
+    return error
+
+
+class DependencyUnavailable(AppError):
+    """PostgreSQL or Redis does not answer."""
+
+    status_code = 503
+    type = "dependency_unavailable"
+
+
+ERROR_TYPES[DependencyUnavailable.type] = DependencyUnavailable

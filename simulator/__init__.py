@@ -1,0 +1,1 @@
+"""The Ollama simulator: `python -m simulator --port 11434`. See simulator/server.py."""

@@ -1,0 +1,171 @@
+"""Shared fixtures: a fresh PostgreSQL database migrated by the real Alembic scripts, a dedicated
+Redis database, and the real simulator, API and worker processes.
+
+TEST_DATABASE_ADMIN_URL (default postgresql://127.0.0.1:5432/postgres) names a database the
+tests can connect to in order to create and drop their own; TEST_REDIS_URL (default
+redis://127.0.0.1:6379/15) names the Redis database the tests flush. Redis databases 13 and 14
+(same server) serve the extra stacks some tests start.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from alembic.config import Config
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from alembic import command
+from shared.config import asyncpg_url
+from tests import processes
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+MODEL = "qwen3:8b"
+
+
+def redis_db_url(db: int) -> str:
+    parts = urlsplit(REDIS_URL)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def migrate(database_url: str, revision: str = "head", *, down: bool = False) -> None:
+    config = Config(str(processes.ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(processes.ROOT / "alembic"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    (command.downgrade if down else command.upgrade)(config, revision)
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A database of its own for this test run, migrated to head by the real scripts."""
+    name = f"llm_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_URL.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = with_database(ADMIN_URL, name)
+        await asyncio.to_thread(migrate, url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_async_engine(asyncpg_url(database_url))
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """The test Redis database, empty at the start of each test."""
+    client = Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def simulator(log_dir: Path) -> Iterator[str]:
+    """The Ollama simulator, in its own process; yields its base URL."""
+    port = processes.free_port()
+    proc = processes.simulator(port, log_dir, "--model", MODEL, "--tokens", "12")
+    yield f"http://127.0.0.1:{port}"
+    proc.stop()
+
+
+def stack_env(
+    database_url: str, redis_url: str, ollama_url: str, **extra: object
+) -> dict[str, str]:
+    env = {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "OLLAMA_BASE_URL": ollama_url,
+        "OLLAMA_MODEL": MODEL,
+        "STREAM_KEEPALIVE_SECONDS": "1",
+        "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
+        "LOG_LEVEL": "INFO",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@dataclass
+class Stack:
+    url: str
+    api: processes.Process
+    worker: processes.Process
+    env: dict[str, str]
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.api.stop()
+
+
+def start_stack(env: dict[str, str], log_dir: Path, name: str) -> Stack:
+    port = processes.free_port()
+    worker = processes.ready_worker(env, log_dir, f"{name}-worker")
+    api = processes.api(port, env, log_dir)
+    return Stack(f"http://127.0.0.1:{port}", api, worker, env)
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """The API and one worker, as real processes, on the test database and Redis."""
+    started = start_stack(stack_env(database_url, REDIS_URL, simulator), log_dir, "main")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def client(stack: Stack, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def sim(simulator: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the simulator, whose request records start empty."""
+    async with httpx.AsyncClient(base_url=simulator, timeout=10) as http:
+        await http.delete("/sim/requests")
+        yield http
+
+
+@pytest.fixture(scope="session")
+def missing_model_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """A stack whose OLLAMA_MODEL the simulator does not have."""
+    env = stack_env(database_url, redis_db_url(14), simulator, OLLAMA_MODEL="missing-model:1b")
+    started = start_stack(env, log_dir, "missing-model")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def unreachable_stack(database_url: str, log_dir: Path) -> Iterator[Stack]:
+    """A stack whose OLLAMA_BASE_URL points at a port nothing listens on."""
+    dead = f"http://127.0.0.1:{processes.free_port()}"
+    env = stack_env(database_url, redis_db_url(13), dead, OLLAMA_CONNECT_TIMEOUT_SECONDS=2)
+    started = start_stack(env, log_dir, "unreachable")
+    yield started
+    started.stop()

@@ -1,0 +1,111 @@
+"""Real processes for the tests: the Ollama simulator, the API and the worker.
+
+Each runs as its own OS process on a free loopback port, exactly as a deployment runs it
+(`uvicorn web.main:app`, `arq worker.main.WorkerSettings`, `python -m simulator`).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+class Process:
+    """A child process with its output in a log file, stopped on request."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def simulator(port: int, log_dir: Path, *extra: str) -> Process:
+    args = [sys.executable, "-m", "simulator", "--port", str(port), *extra]
+    proc = Process(f"simulator-{port}", args, {}, log_dir)
+    wait_http(f"http://127.0.0.1:{port}/api/version", proc=proc.proc)
+    return proc
+
+
+def api(port: int, env: Mapping[str, str], log_dir: Path) -> Process:
+    args = [str(BIN / "uvicorn"), "web.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    proc = Process(f"api-{port}", args, env, log_dir)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc.proc)
+    return proc
+
+
+def worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Process:
+    return Process(name, [str(BIN / "arq"), "worker.main.WorkerSettings"], env, log_dir)
+
+
+def wait_log(proc: Process, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in proc.log():
+            return
+        if proc.proc.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited with {proc.proc.returncode}:\n{proc.log()}")
+        time.sleep(0.05)
+    raise TimeoutError(f"{proc.name} did not log {text!r} in {timeout}s:\n{proc.log()}")
+
+
+def ready_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Process:
+    proc = worker(env, log_dir, name)
+    wait_log(proc, " ready: ")
+    return proc

@@ -1,0 +1,57 @@
+"""The API process: `uvicorn web.main:app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shared.config import Settings, get_settings
+from shared.db import create_engine, create_sessionmaker
+from shared.logs import configure_logging
+from shared.records import RecordWriter
+from shared.redis import create_redis
+from web import errors
+from web.hub import StreamHub
+from web.limits import BodyLimit
+from web.routes import generate, health
+from web.state import AppState
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    sessions = create_sessionmaker(engine)
+    redis = await create_redis(settings)
+    hub = StreamHub(redis)
+    records = RecordWriter(sessions)
+    await hub.start()
+    records.start()
+    app.state.app = AppState(settings, engine, sessions, redis, hub, records)
+    try:
+        yield
+    finally:
+        await records.aclose()
+        await hub.aclose()
+        await redis.aclose()
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.LOG_LEVEL)
+    app = FastAPI(
+        title="Private LLM API Server",
+        summary="A queue, API keys and lossless streams in front of your own Ollama.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.MAX_BODY_BYTES)
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(generate.router)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

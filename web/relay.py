@@ -1,0 +1,141 @@
+"""A generation's events for one request: exactly once, in order, with every wait bounded.
+
+Live events come from the hub; the replay log fills whatever the live path missed (a gap in the
+sequence numbers, a hub reconnect, a subscription that overflowed, a client that resumes). The
+relay also keeps its own clock on each phase, so a worker that dies or never comes cannot leave
+a client waiting: the worker enforces the same bounds on Ollama and normally reports first.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from shared.errors import QueueTimeout, UpstreamTimeout
+from shared.stream import CHUNK, START, Event, read_log
+from web.hub import StreamHub, Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class WaitBounds:
+    queue: float  # until a worker picks the job up
+    first_chunk: float  # from pick-up to the first text
+    next_chunk: float  # between events
+    total: float  # from pick-up to the end
+
+
+class Relay:
+    def __init__(
+        self,
+        hub: StreamHub,
+        redis: Redis,
+        generation_id: str,
+        *,
+        bounds: WaitBounds,
+        keepalive: float,
+        after_seq: int = 0,
+        replay: bool = False,
+        first_tick: float | None = None,
+    ) -> None:
+        self._hub = hub
+        self._redis = redis
+        self.generation_id = generation_id
+        self._bounds = bounds
+        self._keepalive = keepalive
+        self._replay = replay
+        self.next_seq = after_seq + 1
+        self._sub: Subscription | None = None
+        self._gap = False
+        # The first idle tick may come sooner than the keep-alive interval: a stream response
+        # waits for it before sending its headers, so that quick failures get a real status.
+        self._first_tick = first_tick
+        now = time.monotonic()
+        self._phase = "queued"
+        self._deadline = now + bounds.queue
+        self._end = now + bounds.queue + bounds.total
+
+    async def open(self) -> None:
+        """Subscribe; events published from now on reach this relay."""
+        self._sub = await self._hub.subscribe(self.generation_id)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._hub.unsubscribe(self._sub)
+            self._sub = None
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """Batches of new events, ending with the terminal one; an empty batch is an idle tick."""
+        assert self._sub is not None, "open() first"
+        if self._replay:
+            ready = self._in_order(await self._log())
+            if ready:
+                yield ready
+                if ready[-1].is_terminal:
+                    return
+        while True:
+            events = await self._sub.next(self._tick())
+            if events is None:
+                self._check_deadline()
+                events = await self._log()  # anything the live path lost
+                if not events:
+                    yield []
+                    continue
+            elif self._sub.resync:
+                self._sub.resync = False
+                events = await self._log()
+            ready = self._in_order(events)
+            if self._gap:
+                ready += self._in_order(await self._log())
+            if ready:
+                yield ready
+                if ready[-1].is_terminal:
+                    return
+
+    async def _log(self) -> list[Event]:
+        return await read_log(self._redis, self.generation_id, self.next_seq - 1)
+
+    def _in_order(self, events: list[Event]) -> list[Event]:
+        """Keep the events that come next, drop duplicates, note a gap."""
+        self._gap = False
+        ready: list[Event] = []
+        for event in events:
+            if event.seq < self.next_seq:
+                continue
+            if event.seq > self.next_seq:
+                self._gap = True
+                break
+            ready.append(event)
+            self.next_seq += 1
+            self._advance(event)
+        return ready
+
+    def _advance(self, event: Event) -> None:
+        now = time.monotonic()
+        if event.type == START:
+            self._phase = "loading"
+            self._deadline = now + self._bounds.first_chunk
+            self._end = now + self._bounds.total
+        elif event.type == CHUNK:
+            self._phase = "streaming"
+            self._deadline = now + self._bounds.next_chunk
+        elif self._phase != "queued":
+            self._deadline = now + self._bounds.next_chunk
+
+    def _tick(self) -> float:
+        interval = self._keepalive
+        if self._first_tick is not None:
+            interval, self._first_tick = min(interval, self._first_tick), None
+        return max(0.0, min(interval, min(self._deadline, self._end) - time.monotonic()))
+
+    def _check_deadline(self) -> None:
+        now = time.monotonic()
+        if now < self._deadline and now < self._end:
+            return
+        if self._phase == "queued":
+            raise QueueTimeout("no worker started the generation in time; try again later")
+        if now >= self._end:
+            raise UpstreamTimeout("the generation took longer than allowed")
+        if self._phase == "loading":
+            raise UpstreamTimeout("the model sent no first token in time")
+        raise UpstreamTimeout("the model stopped sending tokens")

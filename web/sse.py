@@ -1,0 +1,48 @@
+"""Server-Sent Events framing for generations: the seed's format, byte for byte.
+
+    id: 1                       (one per event: a reconnecting client sends it as Last-Event-ID)
+    data: {"response": "<chunk>"}
+
+    id: 9
+    data: {}                    (the end)
+
+    : keep-alive                (while nothing else is sent)
+
+    id: 9
+    event: error
+    data: {"error": {"type": "...", "message": "..."}}
+
+Text is JSON-encoded (orjson), so a newline, a quote or `data:` inside a token cannot break the
+framing. Written by hand rather than with FastAPI's EventSourceResponse generator: that path
+re-encodes each event through a pydantic model and a memory stream, and fixes its ping interval.
+"""
+
+import orjson
+
+from shared.stream import CHUNK, DONE, ERROR, Event
+
+KEEPALIVE = b": keep-alive\n\n"
+HEADERS = {
+    "Cache-Control": "no-cache",
+    # Tells nginx (and proxies that follow it) not to buffer the stream.
+    "X-Accel-Buffering": "no",
+}
+
+
+def error_event(seq: int, error: dict) -> bytes:
+    return b"id: %d\nevent: error\ndata: %s\n\n" % (seq, orjson.dumps({"error": error}))
+
+
+def encode(events: list[Event]) -> bytes:
+    """The wire bytes for a batch of events; start events are not shown to clients."""
+    parts: list[bytes] = []
+    for event in events:
+        if event.type == CHUNK:
+            parts.append(
+                b'id: %d\ndata: {"response": %s}\n\n' % (event.seq, orjson.dumps(event.payload))
+            )
+        elif event.type == DONE:
+            parts.append(b"id: %d\ndata: {}\n\n" % event.seq)
+        elif event.type == ERROR:
+            parts.append(error_event(event.seq, event.payload))
+    return b"".join(parts)

@@ -1,0 +1,33 @@
+"""The clients a web process holds, made in the lifespan and closed on shutdown."""
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.config import Settings
+from shared.records import RecordWriter
+from web.hub import StreamHub
+from web.relay import WaitBounds
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: ArqRedis
+    hub: StreamHub
+    records: RecordWriter
+
+    @property
+    def wait_bounds(self) -> WaitBounds:
+        """The worker enforces the same bounds on Ollama and reports first; these add slack."""
+        s = self.settings
+        slack = 5.0
+        return WaitBounds(
+            queue=s.QUEUE_TIMEOUT_SECONDS + slack,
+            first_chunk=s.FIRST_TOKEN_TIMEOUT_SECONDS + slack,
+            next_chunk=s.CHUNK_TIMEOUT_SECONDS + slack,
+            total=s.GENERATION_TIMEOUT_SECONDS + slack,
+        )
