@@ -104,6 +104,7 @@ class WorkerSettings:
     allow_abort_jobs = True
     # On SIGTERM: stop taking jobs, let running ones finish for up to this long.
     job_completion_wait = settings.WORKER_SHUTDOWN_GRACE_SECONDS
-    # One health key per worker (arq's default key is shared by all workers of a queue).
+    # One health key per host or container (arq's default key is shared by all workers), so
+    # `arq worker.main.WorkerSettings --check` tells whether this container's worker is alive.
     health_check_interval = 10
-    health_check_key = f"arq:health-check:{socket.gethostname()}:{os.getpid()}"
+    health_check_key = f"arq:health-check:{socket.gethostname()}"

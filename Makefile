@@ -1,0 +1,130 @@
+# The one command surface: developers and CI run the same targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help setup up down logs shell migrate format format-check lint lint-fix test up-prod \
+        down-prod install run demo simulator bench test-local test-docker
+
+export POETRY_VIRTUALENVS_IN_PROJECT := true
+# Some machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every process start recompiles
+# every module (4.3 s instead of 1.4 s here for the API).
+export PYTHONDONTWRITEBYTECODE :=
+
+POETRY_VERSION := 2.5.1
+POETRY := $(or $(shell command -v poetry 2>/dev/null),$(CURDIR)/.tools/bin/poetry)
+VENV := $(CURDIR)/.venv/bin
+# Docker Compose v2: the docker plugin when there is one, else the binary from the dev tools.
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/docker-compose")
+COMPOSE_PROD := $(COMPOSE) -f docker-compose.prod.yml
+
+# `make run` / `make demo`: the stack on this machine, without Docker.
+RUN_PORT ?= 8000
+RUN_DATABASE_URL ?= postgresql://127.0.0.1:5432/llm
+RUN_REDIS_URL ?= redis://127.0.0.1:6379/0
+RUN_OLLAMA_URL ?= http://127.0.0.1:11434
+SIM_PORT ?= 11434
+SIM_RATE ?= 30
+RUN_ENV = DATABASE_URL=$(RUN_DATABASE_URL) REDIS_URL=$(RUN_REDIS_URL) OLLAMA_BASE_URL=$(RUN_OLLAMA_URL)
+
+help: ## ✨ Shows a help message with all available commands.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
+	  | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+setup: ## 🚀 Initializes .env.dev and .env.prod from templates (random secrets in .env.prod).
+	@for env in dev prod; do \
+	  if [ -f .env.$$env ]; then echo ".env.$$env exists; left as it is"; continue; fi; \
+	  cp .env.$$env.example .env.$$env; \
+	  for token in $$(grep -oE 'change-me[a-z0-9-]*' .env.$$env | sort -u); do \
+	    secret=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
+	    sed -i.bak "s/$$token/$$secret/g" .env.$$env && rm -f .env.$$env.bak; \
+	  done; \
+	  echo "created .env.$$env"; \
+	done
+
+up: ## 🐳 Starts all development containers in detached mode.
+	@[ -f .env.dev ] || $(MAKE) -s setup
+	@ln -sfn .env.dev .env
+	$(COMPOSE) up -d --build
+	@echo "API on http://127.0.0.1:$$(grep -E '^API_PORT=' .env.dev | cut -d= -f2 || echo 8000)"
+
+down: ## 🛑 Stops and removes all development containers.
+	@ln -sfn .env.dev .env
+	$(COMPOSE) down
+
+logs: ## 📜 Tails the logs of the API service in real-time.
+	$(COMPOSE) logs -f api
+
+shell: ## 💻 Opens an interactive shell (/bin/sh) inside the API container.
+	$(COMPOSE) exec api /bin/sh
+
+migrate: ## 🗄️ Runs database migrations against the development database.
+	$(COMPOSE) exec api alembic upgrade head
+
+up-prod: ## 🚢 Starts the production stack with .env.prod.
+	@[ -f .env.prod ] || $(MAKE) -s setup
+	@ln -sfn .env.prod .env
+	$(COMPOSE_PROD) up -d --build
+
+down-prod: ## 🛑 Stops the production stack.
+	@ln -sfn .env.prod .env
+	$(COMPOSE_PROD) down
+
+format: install ## 🎨 Formats the entire codebase using Black.
+	$(VENV)/black .
+
+format-check: install ## 🎨 Checks if the code is formatted with Black.
+	$(VENV)/black --check .
+
+lint: install ## 🔎 Lints the code with Ruff (and the Dockerfile with hadolint, the compose files with Compose).
+	$(VENV)/ruff check .
+	$(VENV)/hadolint Dockerfile
+	@[ -f .env ] || cp .env.dev.example .env
+	$(VENV)/docker-compose -f docker-compose.yml config -q
+	$(VENV)/docker-compose -f docker-compose.prod.yml config -q
+	$(VENV)/docker-compose -f docker-compose.test.yml config -q
+
+lint-fix: install ## 🩹 Lints the code with Ruff and applies fixes automatically.
+	$(VENV)/ruff check . --fix
+
+test: ## 🧪 Runs the test suite: on this machine's PostgreSQL and Redis, else in containers.
+	@if python3 tests/services.py; then \
+	  $(MAKE) -s test-local; \
+	elif docker info >/dev/null 2>&1; then \
+	  echo "no local PostgreSQL/Redis: running the tests in containers"; $(MAKE) -s test-docker; \
+	else \
+	  echo "make test needs PostgreSQL and Redis (see TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL) or Docker"; exit 1; \
+	fi
+
+test-local: install
+	$(VENV)/pytest $(PYTEST_ARGS)
+
+test-docker:
+	$(COMPOSE) -f docker-compose.test.yml run --rm --build tests; \
+	  status=$$?; $(COMPOSE) -f docker-compose.test.yml down -v; exit $$status
+
+install: .venv/.installed ## 📦 Installs Poetry (if missing) and the locked dependencies into .venv.
+
+.venv/.installed: pyproject.toml poetry.lock $(POETRY)
+	$(POETRY) install --no-root --sync --no-interaction
+	$(VENV)/python -m compileall -q -j 0 .venv/lib > /dev/null || true
+	@touch $@
+
+$(CURDIR)/.tools/bin/poetry:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "poetry==$(POETRY_VERSION)"
+
+run: install ## 🏃 Runs the API and a worker on this machine (PostgreSQL and Redis must be running).
+	$(RUN_ENV) $(VENV)/python -m web.cli create-database
+	$(RUN_ENV) $(VENV)/alembic upgrade head
+	@echo "API on http://127.0.0.1:$(RUN_PORT), Ollama at $(RUN_OLLAMA_URL)"
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(RUN_ENV) $(VENV)/arq worker.main.WorkerSettings & \
+	  $(RUN_ENV) $(VENV)/uvicorn web.main:app --host 127.0.0.1 --port $(RUN_PORT) & \
+	  wait
+
+demo: install ## 🎭 `make run` with the Ollama simulator standing in for Ollama (no GPU needed).
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(VENV)/python -m simulator --port $(SIM_PORT) --rate $(SIM_RATE) --model $${OLLAMA_MODEL:-qwen3:8b} & \
+	  $(MAKE) -s run RUN_OLLAMA_URL=http://127.0.0.1:$(SIM_PORT)
+
+simulator: install ## 🤖 Runs the Ollama simulator alone on SIM_PORT.
+	$(VENV)/python -m simulator --port $(SIM_PORT) --rate $(SIM_RATE)

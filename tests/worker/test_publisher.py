@@ -1,0 +1,87 @@
+"""The worker's stream publisher against real Redis: numbering, coalescing, log and live copy."""
+
+import asyncio
+
+from shared.stream import CHUNK, DONE, START, decode_events, live_channel, log_key, read_log
+from worker.publisher import StreamPublisher
+
+
+async def listen(redis, generation_id):
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(live_channel(generation_id))
+    await pubsub.get_message(timeout=1)  # the subscribe confirmation
+    return pubsub
+
+
+async def drain(pubsub, until_terminal=True):
+    events = []
+    while True:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+        assert message is not None, f"no terminal event; got {events}"
+        events.extend(decode_events(message["data"]))
+        if not until_terminal or events[-1].is_terminal:
+            return events
+
+
+async def test_events_are_numbered_logged_and_published_in_order(redis):
+    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+    publisher.start()
+    pubsub = await listen(redis, "g1")
+    stream = publisher.open("g1")
+    stream.post(START, {"worker": "w"})
+    for text in ["a", "b\n", "c"]:
+        stream.send_text(text)
+        await asyncio.sleep(0.01)
+    await stream.send(DONE, {"eval_count": 3})
+    live = await drain(pubsub)
+    logged = await read_log(redis, "g1")
+    assert live == logged
+    assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
+    assert logged[0].type == START and logged[-1].type == DONE
+    assert "".join(e.payload for e in logged if e.type == CHUNK) == "ab\nc"
+    assert 0 < await redis.ttl(log_key("g1")) <= 30, "retention counts from the end"
+    await publisher.aclose()
+    await pubsub.aclose()
+
+
+async def test_text_sent_during_a_flush_is_joined_not_lost(redis):
+    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+    publisher.start()
+    stream = publisher.open("g2")
+    tokens = [f"t{i} " for i in range(500)]
+    for token in tokens:  # no await between them: all land in one or two flushes
+        stream.send_text(token)
+    await stream.send(DONE, {})
+    logged = await read_log(redis, "g2")
+    chunks = [e for e in logged if e.type == CHUNK]
+    assert "".join(e.payload for e in chunks) == "".join(tokens)
+    assert len(chunks) < len(tokens), "coalesced into fewer events"
+    assert stream.chunks == len(chunks)
+    await publisher.aclose()
+
+
+async def test_streams_continue_numbering_after_an_earlier_attempt(redis):
+    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+    publisher.start()
+    first = publisher.open("g3")
+    await first.send(START, {"attempt": 1})
+    second = publisher.open("g3", last_seq=first.seq)
+    await second.send(START, {"attempt": 2})
+    await second.send(DONE, {})
+    assert [e.seq for e in await read_log(redis, "g3")] == [1, 2, 3]
+    await publisher.aclose()
+
+
+async def test_many_generations_share_one_pipeline_without_mixing(redis):
+    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+    publisher.start()
+    streams = {f"m{i}": publisher.open(f"m{i}") for i in range(50)}
+    for step in range(20):
+        for gid, stream in streams.items():
+            stream.send_text(f"{gid}:{step};")
+        await asyncio.sleep(0)
+    await asyncio.gather(*(s.send(DONE, {}) for s in streams.values()))
+    for gid in streams:
+        text = "".join(e.payload for e in await read_log(redis, gid) if e.type == CHUNK)
+        assert text == "".join(f"{gid}:{step};" for step in range(20))
+    await publisher.aclose()
