@@ -41,10 +41,19 @@ class Settings(BaseSettings):
 
     STREAM_RETENTION_SECONDS: int = Field(default=600, ge=1)
     STREAM_KEEPALIVE_SECONDS: float = Field(default=5.0, gt=0)
+    # A client that drops its stream may come back (GET /api/v1/generations/{id}/stream) within
+    # this time; after it, a generation nobody watches is cancelled. 0 cancels at once.
+    DISCONNECT_GRACE_SECONDS: float = Field(default=5.0, ge=0)
+
+    # Generations waiting for a worker; above it, POST answers 503 with Retry-After at once.
+    MAX_QUEUE_DEPTH: int = Field(default=100, ge=1)
 
     WORKER_CONCURRENCY: int = Field(default=4, ge=1)
     WORKER_POLL_SECONDS: float = Field(default=0.25, gt=0)
     WORKER_SHUTDOWN_GRACE_SECONDS: int = Field(default=900, ge=0)
+    # A worker refreshes its heartbeat this often; the web process treats a worker whose
+    # heartbeat is 3 intervals old as dead and fails its generations.
+    WORKER_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
 
     @field_validator("DATABASE_URL", mode="before")
     @classmethod

@@ -27,6 +27,8 @@ class AppError(Exception):
     status_code: ClassVar[int] = 500
     type: ClassVar[str] = "internal_error"
     retry_after: float | None = None
+    # The generation the error ended, if any: sent back as X-Generation-ID.
+    generation_id: str | None = None
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

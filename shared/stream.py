@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 START = "start"
 CHUNK = "chunk"
@@ -81,3 +82,27 @@ async def last_seq(redis: Redis, generation_id: str) -> int:
     if not entries:
         return 0
     return int(entries[0][0].split(b"-")[1])
+
+
+async def append_terminal(
+    redis: Redis, generation_id: str, kind: str, payload: Any, *, retention_s: int
+) -> Event | None:
+    """End a generation's stream from outside the worker (a cancelled queued job, a dead worker).
+
+    Returns the event, or None if the stream has ended already or a worker wrote the same
+    sequence number first (then that worker's own terminal event follows).
+    """
+    events = await read_log(redis, generation_id)
+    if events and events[-1].is_terminal:
+        return None
+    event = Event(events[-1].seq + 1 if events else 1, kind, payload)
+    key = log_key(generation_id)
+    try:
+        await redis.xadd(key, {"e": event.encode()}, id=f"0-{event.seq}")
+    except ResponseError:
+        return None
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.expire(key, retention_s)
+        pipe.publish(live_channel(generation_id), encode_events([event]))
+        await pipe.execute()
+    return event

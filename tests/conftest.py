@@ -10,7 +10,7 @@ redis://127.0.0.1:6379/15) names the Redis database the tests flush. Redis datab
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -104,6 +104,8 @@ def stack_env(
         "OLLAMA_BASE_URL": ollama_url,
         "OLLAMA_MODEL": MODEL,
         "STREAM_KEEPALIVE_SECONDS": "1",
+        "DISCONNECT_GRACE_SECONDS": "1",
+        "WORKER_HEARTBEAT_SECONDS": "1",
         "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
         "LOG_LEVEL": "INFO",
     }
@@ -115,19 +117,24 @@ def stack_env(
 class Stack:
     url: str
     api: processes.Process
-    worker: processes.Process
+    worker: processes.Process | None
     env: dict[str, str]
 
+    @property
+    def redis_url(self) -> str:
+        return self.env["REDIS_URL"]
+
     def stop(self) -> None:
-        self.worker.stop()
+        if self.worker is not None:
+            self.worker.stop()
         self.api.stop()
 
 
-def start_stack(env: dict[str, str], log_dir: Path, name: str) -> Stack:
+def start_stack(env: dict[str, str], log_dir: Path, name: str, *, worker: bool = True) -> Stack:
     port = processes.free_port()
-    worker = processes.ready_worker(env, log_dir, f"{name}-worker")
+    started = processes.ready_worker(env, log_dir, f"{name}-worker") if worker else None
     api = processes.api(port, env, log_dir)
-    return Stack(f"http://127.0.0.1:{port}", api, worker, env)
+    return Stack(f"http://127.0.0.1:{port}", api, started, env)
 
 
 @pytest.fixture(scope="session")
@@ -169,3 +176,66 @@ def unreachable_stack(database_url: str, log_dir: Path) -> Iterator[Stack]:
     started = start_stack(env, log_dir, "unreachable")
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def tight_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """Short bounds, one slot, no disconnect grace, a short retention."""
+    env = stack_env(
+        database_url,
+        redis_db_url(12),
+        simulator,
+        FIRST_TOKEN_TIMEOUT_SECONDS=1.5,
+        CHUNK_TIMEOUT_SECONDS=1,
+        GENERATION_TIMEOUT_SECONDS=3,
+        STREAM_RETENTION_SECONDS=2,
+        WORKER_CONCURRENCY=1,
+        DISCONNECT_GRACE_SECONDS=0,
+    )
+    started = start_stack(env, log_dir, "tight")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def workerless_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """An API with no worker at all: jobs wait until they time out."""
+    env = stack_env(
+        database_url, redis_db_url(10), simulator, QUEUE_TIMEOUT_SECONDS=1.5, MAX_QUEUE_DEPTH=2
+    )
+    started = start_stack(env, log_dir, "workerless", worker=False)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """An API whose workers each test starts, kills or stops itself."""
+    env = stack_env(
+        database_url,
+        redis_db_url(11),
+        simulator,
+        WORKER_HEARTBEAT_SECONDS=0.5,
+        STREAM_KEEPALIVE_SECONDS=0.5,
+        WORKER_POLL_SECONDS=0.1,
+        WORKER_SHUTDOWN_GRACE_SECONDS=10,
+    )
+    started = start_stack(env, log_dir, "lab", worker=False)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def redis_of() -> AsyncIterator[Callable[[Stack], Awaitable[Redis]]]:
+    """`await redis_of(stack)`: a client of that stack's Redis database, flushed first."""
+    clients: list[Redis] = []
+
+    async def open_for(stack: Stack) -> Redis:
+        client = Redis.from_url(stack.redis_url)
+        await client.flushdb()
+        clients.append(client)
+        return client
+
+    yield open_for
+    for client in clients:
+        await client.aclose()

@@ -19,6 +19,8 @@ HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: BodyTooLarge.typ
 
 def error_response(error: AppError, headers: dict[str, str] | None = None) -> JSON:
     headers = dict(headers or {})
+    if error.generation_id is not None:
+        headers["X-Generation-ID"] = error.generation_id
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return JSON({"error": error.to_dict()}, status_code=error.status_code, headers=headers)

@@ -69,6 +69,10 @@ class StreamHub:
         # Futures for SUBSCRIBE commands not yet confirmed, per channel, in the order sent.
         self._confirmations: dict[bytes, deque[asyncio.Future[None]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        # Channels to unsubscribe, sent in batches by the releaser task.
+        self._released: set[bytes] = set()
+        self._release_wake = asyncio.Event()
+        self._releaser: asyncio.Task[None] | None = None
 
     @property
     def open_subscriptions(self) -> int:
@@ -78,12 +82,14 @@ class StreamHub:
         # A standing subscription keeps the connection in pub/sub mode while no stream is open.
         await self._pubsub.subscribe("hub:idle")
         self._reader = asyncio.create_task(self._read(), name="stream-hub")
+        self._releaser = asyncio.create_task(self._release(), name="stream-hub-release")
 
     async def aclose(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._reader, self._releaser):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._pubsub.aclose()
 
     async def subscribe(self, generation_id: str) -> Subscription:
@@ -103,20 +109,32 @@ class StreamHub:
             await self._pubsub.subscribe(sub.channel)
             await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
         except BaseException:
-            await self.unsubscribe(sub)
+            self.unsubscribe(sub)
             raise
         return sub
 
-    async def unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop listening. Never waits, so it is safe in the cleanup of a cancelled request."""
         subs = self._subscriptions.get(sub.channel)
         if subs is None or sub not in subs:
             return
         subs.discard(sub)
         if not subs:
             del self._subscriptions[sub.channel]
-            # If Redis is away, the reconnect resubscribes only what is still open.
-            with contextlib.suppress(RedisConnectionError):
-                await self._pubsub.unsubscribe(sub.channel)
+            self._released.add(sub.channel)
+            self._release_wake.set()
+
+    async def _release(self) -> None:
+        while True:
+            await self._release_wake.wait()
+            self._release_wake.clear()
+            # A channel subscribed again meanwhile stays: its new SUBSCRIBE went out after.
+            channels = [c for c in self._released if c not in self._subscriptions]
+            self._released.clear()
+            if channels:
+                # If Redis is away, the reconnect resubscribes only what is still open.
+                with contextlib.suppress(RedisConnectionError, OSError):
+                    await self._pubsub.unsubscribe(*channels)
 
     async def _read(self) -> None:
         backoff = 0.1

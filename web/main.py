@@ -11,9 +11,10 @@ from shared.logs import configure_logging
 from shared.records import RecordWriter
 from shared.redis import create_redis
 from web import errors
+from web.cancel import Cancellations
 from web.hub import StreamHub
 from web.limits import BodyLimit
-from web.routes import generate, health
+from web.routes import generate, generations, health
 from web.state import AppState
 
 
@@ -25,12 +26,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = await create_redis(settings)
     hub = StreamHub(redis)
     records = RecordWriter(sessions)
+    cancellations = Cancellations(redis, sessions, settings)
     await hub.start()
     records.start()
-    app.state.app = AppState(settings, engine, sessions, redis, hub, records)
+    app.state.app = AppState(settings, engine, sessions, redis, hub, records, cancellations)
     try:
         yield
     finally:
+        await cancellations.aclose()
         await records.aclose()
         await hub.aclose()
         await redis.aclose()
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(generate.router)
+    app.include_router(generations.router)
     app.include_router(health.router)
     return app
 

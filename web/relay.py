@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from shared.errors import QueueTimeout, UpstreamTimeout
+from shared.errors import QueueTimeout, UpstreamTimeout, WorkerLost
+from shared.jobs import heartbeat_key
 from shared.stream import CHUNK, START, Event, read_log
 from web.hub import StreamHub, Subscription
 
@@ -47,6 +48,8 @@ class Relay:
         self.next_seq = after_seq + 1
         self._sub: Subscription | None = None
         self._gap = False
+        self.worker_id: str | None = None
+        self._heartbeat_missed = False
         # The first idle tick may come sooner than the keep-alive interval: a stream response
         # waits for it before sending its headers, so that quick failures get a real status.
         self._first_tick = first_tick
@@ -59,9 +62,9 @@ class Relay:
         """Subscribe; events published from now on reach this relay."""
         self._sub = await self._hub.subscribe(self.generation_id)
 
-    async def close(self) -> None:
+    def close(self) -> None:
         if self._sub is not None:
-            await self._hub.unsubscribe(self._sub)
+            self._hub.unsubscribe(self._sub)
             self._sub = None
 
     async def batches(self) -> AsyncIterator[list[Event]]:
@@ -78,6 +81,8 @@ class Relay:
             if events is None:
                 self._check_deadline()
                 events = await self._log()  # anything the live path lost
+                if not events:
+                    await self._check_worker()
                 if not events:
                     yield []
                     continue
@@ -113,6 +118,7 @@ class Relay:
     def _advance(self, event: Event) -> None:
         now = time.monotonic()
         if event.type == START:
+            self.worker_id = event.payload.get("worker")
             self._phase = "loading"
             self._deadline = now + self._bounds.first_chunk
             self._end = now + self._bounds.total
@@ -121,6 +127,19 @@ class Relay:
             self._deadline = now + self._bounds.next_chunk
         elif self._phase != "queued":
             self._deadline = now + self._bounds.next_chunk
+
+    async def _check_worker(self) -> None:
+        """A worker that stopped beating (killed, frozen, partitioned) will never finish this.
+
+        Its heartbeat must be missing at two idle ticks in a row: one miss can be a heartbeat
+        that is late by a moment.
+        """
+        if self.worker_id is None or self._phase == "queued":
+            return
+        alive = bool(await self._redis.exists(heartbeat_key(self.worker_id)))
+        if not alive and self._heartbeat_missed:
+            raise WorkerLost("the worker running this generation stopped responding")
+        self._heartbeat_missed = not alive
 
     def _tick(self) -> float:
         interval = self._keepalive

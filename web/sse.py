@@ -20,6 +20,7 @@ re-encodes each event through a pydantic model and a memory stream, and fixes it
 import orjson
 
 from shared.stream import CHUNK, DONE, ERROR, Event
+from web.delivery import Framing
 
 KEEPALIVE = b": keep-alive\n\n"
 HEADERS = {
@@ -46,3 +47,12 @@ def encode(events: list[Event]) -> bytes:
         elif event.type == ERROR:
             parts.append(error_event(event.seq, event.payload))
     return b"".join(parts)
+
+
+FRAMING = Framing(
+    media_type="text/event-stream",
+    encode=encode,
+    error=error_event,
+    keepalive=KEEPALIVE,
+    headers=HEADERS,
+)

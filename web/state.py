@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.config import Settings
 from shared.records import RecordWriter
+from web.cancel import Cancellations
 from web.hub import StreamHub
 from web.relay import WaitBounds
 
@@ -19,6 +20,7 @@ class AppState:
     redis: ArqRedis
     hub: StreamHub
     records: RecordWriter
+    cancellations: Cancellations
 
     @property
     def wait_bounds(self) -> WaitBounds:
@@ -26,7 +28,8 @@ class AppState:
         s = self.settings
         slack = 5.0
         return WaitBounds(
-            queue=s.QUEUE_TIMEOUT_SECONDS + slack,
+            # Nobody reports a job that expired in the queue: this bound is the web's own.
+            queue=s.QUEUE_TIMEOUT_SECONDS + 1.0,
             first_chunk=s.FIRST_TOKEN_TIMEOUT_SECONDS + slack,
             next_chunk=s.CHUNK_TIMEOUT_SECONDS + slack,
             total=s.GENERATION_TIMEOUT_SECONDS + slack,

@@ -18,6 +18,7 @@ from shared.logs import configure_logging
 from shared.ollama import OllamaClient
 from shared.records import RecordWriter
 from shared.redis import deserialize_job, redis_settings, serialize_job
+from worker.housekeeping import Housekeeping
 from worker.publisher import StreamPublisher
 from worker.state import WorkerState
 from worker.tasks.generate import generate
@@ -48,9 +49,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     else:
         log.warning("no arq Worker found on start-up: jobs are picked up by polling only")
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    ctx["state"] = WorkerState(
+    state = WorkerState(
         settings, worker_id, redis, engine, records, publisher, OllamaClient(settings), wake
     )
+    state.housekeeping = Housekeeping(
+        redis,
+        worker_id,
+        interval_s=settings.WORKER_HEARTBEAT_SECONDS,
+        slots=settings.WORKER_CONCURRENCY,
+        running=lambda: len(state.active),
+        abort_keep_s=settings.QUEUE_TIMEOUT_SECONDS + 60,
+    )
+    await state.housekeeping.start()
+    ctx["state"] = state
     log.info(
         "worker %s ready: %d slots, Ollama at %s",
         worker_id,
@@ -65,6 +76,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         return
     if state.wake is not None:
         await state.wake.aclose()
+    if state.housekeeping is not None:
+        await state.housekeeping.aclose()
     await state.publisher.aclose()
     await state.records.aclose()
     await state.ollama.aclose()

@@ -50,6 +50,10 @@ class GenerationStream:
         """Queue an event and wait until it is logged and published."""
         await self._publisher._commit.commit(_Item(self, None, kind, payload))
 
+    async def flush(self) -> None:
+        """Wait until everything queued so far is logged and published."""
+        await self._publisher._commit.commit(_Item(self, None))
+
     def post(self, kind: str, payload: Any) -> None:
         """Queue an event without waiting."""
         self._publisher._commit.add(_Item(self, None, kind, payload))
@@ -87,6 +91,8 @@ class StreamPublisher:
             if item.text is not None:
                 texts.append(item.text)
                 continue
+            if item.kind is None:  # a flush barrier
+                continue
             if texts:
                 events.append(stream._number(CHUNK, "".join(texts)))
                 texts = []
@@ -104,6 +110,8 @@ class StreamPublisher:
         owners: list[GenerationStream] = []
         for stream, stream_items in by_stream.items():
             events, terminal = self._events(stream_items)
+            if not events:
+                continue
             key = log_key(stream.generation_id)
             for seq, data in events:
                 pipe.xadd(key, {"e": data}, id=f"0-{seq}")
@@ -118,6 +126,8 @@ class StreamPublisher:
                 live_channel(stream.generation_id), b"[" + b",".join(d for _, d in events) + b"]"
             )
             owners.extend([stream] * commands)
+        if not owners:
+            return
         try:
             results = await pipe.execute(raise_on_error=False)
         except Exception as e:

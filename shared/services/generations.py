@@ -77,3 +77,34 @@ async def record_outcomes(session: AsyncSession, *, rows: Sequence[dict[str, Any
 
 async def get_generation(session: AsyncSession, *, generation_id: uuid.UUID) -> Generation | None:
     return await session.get(Generation, generation_id)
+
+
+async def finish_open(
+    session: AsyncSession,
+    *,
+    generation_id: uuid.UUID,
+    status: GenerationStatus,
+    error_type: str,
+    error_message: str,
+    finished_at: Any,
+    only_queued: bool = False,
+) -> bool:
+    """End a generation no worker will finish (cancelled in the queue, worker lost, timed out).
+
+    Returns whether the row changed: False if it was final already (or running, with
+    `only_queued`), in which case whoever holds it records the outcome.
+    """
+    table = Generation.__table__
+    allowed = (GenerationStatus.QUEUED.value,) if only_queued else OPEN_STATUSES
+    stmt = (
+        update(table)
+        .where(table.c.id == generation_id, table.c.status.in_(allowed))
+        .values(
+            status=status.value,
+            error_type=error_type,
+            error_message=error_message,
+            finished_at=finished_at,
+        )
+    )
+    result = await session.execute(stmt)
+    return bool(result.rowcount)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from shared.models import Generation
 from simulator.script import tokens_for
 from tests import sse
+from tests.helpers import directive
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +27,6 @@ AWKWARD = [
     "",
     "}",
 ]
-
-
-def directive(**fields: object) -> str:
-    return "SIM: " + orjson.dumps(fields).decode() + "\n"
 
 
 async def test_json_answer_is_the_simulators_text(client, sim):

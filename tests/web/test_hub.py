@@ -24,7 +24,7 @@ async def test_one_connection_serves_every_subscriber(redis):
         events = await sub.next(2)
         assert events == [Event(1, "chunk", f"hello {n % 5}")]
     for sub in subs:
-        await hub.unsubscribe(sub)
+        hub.unsubscribe(sub)
     assert hub.open_subscriptions == 0
     await asyncio.sleep(0.05)
     assert await redis.pubsub_numsub(live_channel("g0")) == [(live_channel("g0").encode(), 0)]

@@ -47,7 +47,7 @@ async def test_duplicates_are_dropped_and_gaps_filled_from_the_log(redis, hub):
     await publish(redis, "g", events[1])  # a duplicate
     await publish(redis, "g", events[4], events[5])  # 3 and 4 never arrive live
     assert await collect(relay) == events
-    await relay.close()
+    relay.close()
 
 
 async def test_late_subscriber_replays_then_follows_live(redis, hub):
@@ -61,7 +61,7 @@ async def test_late_subscriber_replays_then_follows_live(redis, hub):
     await log(redis, "late", *tail)
     await publish(redis, "late", *tail)
     assert await anext(batches) == tail
-    await relay.close()
+    relay.close()
 
 
 async def test_resume_after_last_event_id_skips_what_the_client_has(redis, hub):
@@ -70,7 +70,7 @@ async def test_resume_after_last_event_id_skips_what_the_client_has(redis, hub):
     relay = Relay(hub, redis, "resume", bounds=BOUNDS, keepalive=1, after_seq=2, replay=True)
     await relay.open()
     assert await collect(relay) == events[2:]
-    await relay.close()
+    relay.close()
 
 
 async def test_events_lost_live_are_recovered_on_the_idle_tick(redis, hub):
@@ -79,7 +79,7 @@ async def test_events_lost_live_are_recovered_on_the_idle_tick(redis, hub):
     await relay.open()
     await log(redis, "lost", *events)  # logged, never published
     assert await collect(relay) == events
-    await relay.close()
+    relay.close()
 
 
 async def test_no_worker_ends_in_a_queue_timeout(redis, hub):
@@ -88,7 +88,7 @@ async def test_no_worker_ends_in_a_queue_timeout(redis, hub):
     await relay.open()
     with pytest.raises(QueueTimeout):
         await collect(relay)
-    await relay.close()
+    relay.close()
 
 
 async def test_a_stalled_stream_ends_in_an_upstream_timeout(redis, hub):
@@ -98,4 +98,4 @@ async def test_a_stalled_stream_ends_in_an_upstream_timeout(redis, hub):
     await relay.open()
     with pytest.raises(UpstreamTimeout, match="stopped sending"):
         await collect(relay)
-    await relay.close()
+    relay.close()

@@ -1,14 +1,12 @@
 """POST /api/v1/generate: the native endpoint, as the seed defines it."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from shared.errors import InvalidRequest, error_from_dict
-from shared.stream import CHUNK, DONE, ERROR
-from web import sse
+from shared.errors import InvalidRequest
+from web import delivery, sse
 from web.deps import StateDep
-from web.relay import Relay
 from web.responses import JSON
 from web.submit import submit_generation
 
@@ -33,7 +31,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     413: {"description": "The body is larger than MAX_BODY_BYTES."},
     422: {"description": "The body is not a valid request (missing, empty or too long prompt)."},
     502: {"description": "Ollama failed, or does not have the model."},
-    503: {"description": "Ollama, Redis or PostgreSQL is unavailable; the queue is full."},
+    503: {"description": "The queue is full; Ollama, Redis or PostgreSQL is unavailable."},
     504: {"description": "Ollama was too slow."},
 }
 
@@ -46,59 +44,20 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         **ERROR_RESPONSES,
     },
 )
-async def generate(body: GenerateRequest, state: StateDep) -> Response:
+async def generate(body: GenerateRequest, request: Request, state: StateDep) -> Response:
     """Generate text with the server's model: the whole answer as JSON, or a stream of events."""
     settings = state.settings
     if len(body.prompt) > settings.MAX_PROMPT_CHARS:
         raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
-    request = {"model": settings.OLLAMA_MODEL, "prompt": body.prompt}
+    ollama_request = {"model": settings.OLLAMA_MODEL, "prompt": body.prompt}
     relay = await submit_generation(
-        state, kind="generate", request=request, prompt=body.prompt, stream=body.stream
+        state, kind="generate", request=ollama_request, prompt=body.prompt, stream=body.stream
     )
     if body.stream:
-        return await stream_response(relay)
-    return await whole_response(relay)
-
-
-async def whole_response(relay: Relay) -> Response:
-    parts: list[str] = []
+        return await delivery.stream(relay, sse.FRAMING, state.cancellations)
     try:
-        async for batch in relay.batches():
-            for event in batch:
-                if event.type == CHUNK:
-                    parts.append(event.payload)
-                elif event.type == ERROR:
-                    raise error_from_dict(event.payload)
-    finally:
-        await relay.close()
+        whole = await delivery.collect_whole(relay, request, state.cancellations)
+    except delivery.ClientGone:
+        return Response(status_code=499)
     headers = {"X-Generation-ID": relay.generation_id}
-    return JSON({"response": "".join(parts), "id": relay.generation_id}, headers=headers)
-
-
-async def stream_response(relay: Relay) -> Response:
-    """Wait briefly for the first event, so a quick failure gets a real status, then stream."""
-    batches = relay.batches()
-    first: list = []
-    try:
-        async for batch in batches:
-            first.extend(batch)
-            if not batch or any(e.type in (CHUNK, DONE, ERROR) for e in batch):
-                break
-        if first and first[-1].type == ERROR and not any(e.type == CHUNK for e in first):
-            raise error_from_dict(first[-1].payload)
-    except BaseException:
-        await batches.aclose()
-        await relay.close()
-        raise
-
-    async def body():
-        try:
-            yield sse.encode(first) or sse.KEEPALIVE
-            async for batch in batches:
-                yield sse.encode(batch) if batch else sse.KEEPALIVE
-        finally:
-            await batches.aclose()
-            await relay.close()
-
-    headers = {**sse.HEADERS, "X-Generation-ID": relay.generation_id}
-    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+    return JSON({"response": whole.text, "id": relay.generation_id}, headers=headers)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
-from shared.jobs import GenerationJob, cancel_key
+from shared.jobs import WAITING_KEY, GenerationJob, cancel_key
 from shared.models import GenerationStatus
 from shared.ollama import Bounds
 from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, log_key, read_log
@@ -28,7 +28,11 @@ async def generate(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     """Stream a generation from Ollama, publish every chunk, record the outcome."""
     state: WorkerState = ctx["state"]
     job = GenerationJob.model_validate(payload)
-    await GenerationRun(state, job, attempt=int(ctx.get("job_try", 1))).run()
+    state.active.add(job.generation_id)
+    try:
+        await GenerationRun(state, job, attempt=int(ctx.get("job_try", 1))).run()
+    finally:
+        state.active.discard(job.generation_id)
 
 
 def _now() -> datetime:
@@ -63,8 +67,11 @@ class GenerationRun:
         )
         try:
             await self._stream(stream)
-            await stream.send(DONE, self._done_payload())
+            # Recorded before the last event goes out: a client that has its answer finds the
+            # record final.
+            await stream.flush()
             await self._finish(stream, GenerationStatus.SUCCEEDED)
+            await stream.send(DONE, self._done_payload())
         except AppError as e:
             await self._fail(stream, e)
         except asyncio.CancelledError:
@@ -82,7 +89,8 @@ class GenerationRun:
         async with state.redis.pipeline(transaction=False) as pipe:
             pipe.exists(cancel_key(gen_id))
             pipe.xrevrange(log_key(gen_id), max="+", min="-", count=1)
-            cancelled, tail = await pipe.execute()
+            pipe.zrem(WAITING_KEY, gen_id)
+            cancelled, tail, _ = await pipe.execute()
         last = int(tail[0][0].split(b"-")[1]) if tail else 0
         stream = state.publisher.open(gen_id, last)
         if cancelled:
@@ -141,10 +149,14 @@ class GenerationRun:
             GenerationStatus.CANCELLED if isinstance(error, Cancelled) else GenerationStatus.FAILED
         )
         try:
-            await stream.send(ERROR, error.to_dict())
+            await stream.flush()
         except Exception as e:  # Redis is gone; the web side's own bounds end the client's wait
-            log.warning("generation %s: could not publish its error: %r", self.job.generation_id, e)
+            log.warning("generation %s: could not publish: %r", self.job.generation_id, e)
         await self._finish(stream, status, error)
+        try:
+            await stream.send(ERROR, error.to_dict())
+        except Exception as e:
+            log.warning("generation %s: could not publish its error: %r", self.job.generation_id, e)
 
     async def _finish(
         self, stream: GenerationStream, status: GenerationStatus, error: AppError | None = None

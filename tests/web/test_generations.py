@@ -1,0 +1,119 @@
+"""A generation after submission: its record, and its stream resumed by id and Last-Event-ID."""
+
+import asyncio
+
+import pytest
+
+from simulator.script import tokens_for
+from tests import sse
+from tests.helpers import OpenStream, directive, final_record, unique
+
+pytestmark = pytest.mark.e2e
+
+TOKENS = [f"w{i} " for i in range(20)]
+
+
+async def test_record_of_a_generation(client, sessions):
+    prompt = unique()
+    r = await client.post("/api/v1/generate", json={"prompt": prompt})
+    body = (await client.get(f"/api/v1/generations/{r.json()['id']}")).json()
+    assert body["status"] == "succeeded" and body["response"] == "".join(tokens_for(prompt, 12))
+    assert body["prompt"] == prompt and body["completion_tokens"] == 12
+    for field in ("queued_at", "started_at", "first_token_at", "finished_at", "total_duration_ns"):
+        assert body[field] is not None
+
+
+async def test_unknown_generation_is_404(client):
+    for path in ("", "/stream"):
+        r = await client.get(f"/api/v1/generations/00000000-0000-0000-0000-000000000000{path}")
+        assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+
+
+async def test_resume_with_last_event_id_gets_exactly_the_rest(client, sessions):
+    prompt = directive(tokens=TOKENS, rate=20) + unique()
+    async with OpenStream(
+        client, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as first:
+        seen = await first.events(4)
+        generation_id = first.generation_id
+    # The connection is gone; come back well within DISCONNECT_GRACE_SECONDS.
+    headers = {"Last-Event-ID": seen[-1].id}
+    r = await client.get(f"/api/v1/generations/{generation_id}/stream", headers=headers)
+    rest = sse.parse(r.text)
+    assert int(rest.events[0].id) == int(seen[-1].id) + 1
+    ids = [int(e.id) for e in seen + rest.events]
+    assert ids == sorted(set(ids)), "nothing twice, nothing out of order"
+    joined = "".join(e.json()["response"] for e in seen) + rest.text
+    assert joined == "".join(TOKENS)
+    assert rest.events[-1].json() == {}
+    assert (await final_record(sessions, generation_id)).status == "succeeded"
+
+
+async def test_resume_after_the_end_with_a_query_parameter(client):
+    prompt = directive(tokens=TOKENS, rate=100) + unique()
+    r = await client.post("/api/v1/generate", json={"prompt": prompt, "stream": True})
+    events = sse.parse(r.text).events
+    cut = events[3].id
+    again = await client.get(
+        f"/api/v1/generations/{r.headers['x-generation-id']}/stream?last_event_id={cut}"
+    )
+    assert again.headers["content-type"].startswith("text/event-stream")
+    assert [e.id for e in sse.parse(again.text).events] == [e.id for e in events[4:]]
+
+
+async def test_resume_from_zero_replays_everything(client):
+    prompt = directive(tokens=TOKENS) + unique()
+    r = await client.post("/api/v1/generate", json={"prompt": prompt})
+    again = await client.get(f"/api/v1/generations/{r.json()['id']}/stream")
+    assert sse.parse(again.text).text == "".join(TOKENS)
+
+
+async def test_bad_last_event_id_is_422(client):
+    r = await client.post("/api/v1/generate", json={"prompt": unique()})
+    again = await client.get(
+        f"/api/v1/generations/{r.json()['id']}/stream", headers={"Last-Event-ID": "abc"}
+    )
+    assert again.status_code == 422
+
+
+async def test_stream_past_its_retention_is_410(tight_stack, redis_of):
+    import httpx
+
+    await redis_of(tight_stack)
+    async with httpx.AsyncClient(base_url=tight_stack.url, timeout=30) as http:
+        r = await http.post("/api/v1/generate", json={"prompt": unique()})
+        gid = r.json()["id"]
+        assert (await http.get(f"/api/v1/generations/{gid}/stream")).status_code == 200
+        await asyncio.sleep(2.5)  # STREAM_RETENTION_SECONDS=2 on this stack
+        gone = await http.get(f"/api/v1/generations/{gid}/stream")
+    assert gone.status_code == 410 and gone.json()["error"]["type"] == "gone"
+
+
+async def test_every_subscriber_gets_every_chunk_once_whenever_it_arrives(client):
+    prompt = directive(tokens=TOKENS, rate=40, ttft=0.3) + unique()
+    async with OpenStream(
+        client, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as origin:
+        gid = origin.generation_id
+        url = f"/api/v1/generations/{gid}/stream"
+
+        async def follower(delay: float) -> sse.SSEStream:
+            await asyncio.sleep(delay)
+            return sse.parse((await client.get(url)).text)
+
+        # before the first chunk (ttft 0.3 s), during the stream, and after its end
+        followers = [asyncio.create_task(follower(d)) for d in (0.0, 0.4, 0.55, 1.2)]
+        own = await origin.rest()
+        results = [own, *await asyncio.gather(*followers)]
+    for result in results:
+        assert result.text == "".join(TOKENS)
+        ids = [int(e.id) for e in result.events]
+        assert ids == sorted(set(ids))
+
+
+async def test_keepalive_comments_while_the_model_loads(client):
+    prompt = directive(tokens=["late"], ttft=2.6) + unique()  # STREAM_KEEPALIVE_SECONDS=1
+    r = await client.post("/api/v1/generate", json={"prompt": prompt, "stream": True})
+    head, _, _ = r.text.partition("data: ")
+    assert head.count(": keep-alive\n\n") >= 2
+    assert sse.parse(r.text).text == "late"

@@ -1,0 +1,171 @@
+"""Workers that die, stop or restart: real worker processes, killed and signalled."""
+
+import asyncio
+import signal
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool, Redis
+
+from shared.jobs import GenerationJob, enqueue_generation
+from shared.models import Generation
+from shared.redis import deserialize_job, serialize_job
+from shared.stream import CHUNK, START, Event, log_key, read_log
+from tests import processes
+from tests.helpers import (
+    OpenStream,
+    directive,
+    final_record,
+    sim_outcome,
+    sim_records,
+    unique,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Lab:
+    http: httpx.AsyncClient
+    redis: Redis
+    queue: ArqRedis  # enqueues jobs the way the API does
+    start_worker: Callable[..., processes.Process]
+
+
+@pytest.fixture
+async def lab(lab_stack, redis_of, log_dir):
+    """The lab stack's API, its Redis (flushed), and workers that are stopped after the test."""
+    redis = await redis_of(lab_stack)
+    queue = ArqRedis(
+        connection_pool=ConnectionPool.from_url(lab_stack.redis_url),
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+    )
+    started: list[processes.Process] = []
+
+    def start_worker(**env: object) -> processes.Process:
+        proc = processes.ready_worker(
+            {**lab_stack.env, **{k: str(v) for k, v in env.items()}},
+            log_dir,
+            f"lab-worker-{uuid.uuid4().hex[:6]}",
+        )
+        started.append(proc)
+        return proc
+
+    async with httpx.AsyncClient(base_url=lab_stack.url, timeout=30) as http:
+        yield Lab(http, redis, queue, start_worker)
+    await queue.aclose(close_connection_pool=True)
+    for proc in started:
+        proc.signal(signal.SIGKILL)
+        proc.stop(timeout=5)
+
+
+async def test_killed_worker_ends_the_stream_with_an_error_soon(lab, sim, sessions):
+    worker = lab.start_worker()
+    prompt = directive(n=200, rate=20) + unique()
+    async with OpenStream(
+        lab.http, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as s:
+        await s.events(3)
+        loop = asyncio.get_running_loop()
+        worker.signal(signal.SIGKILL)
+        killed_at = loop.time()
+        rest = await s.rest()
+        noticed = loop.time() - killed_at
+    last = rest.events[-1]
+    assert last.event == "error" and last.json()["error"]["type"] == "worker_lost"
+    # Heartbeats every 0.5 s, dead after 3 missed, checked on 0.5 s idle ticks: seconds, not
+    # arq's lock expiry (job timeout + 10 s, here 940 s).
+    assert noticed < 10
+    row = await final_record(sessions, s.generation_id)
+    assert row.status == "failed" and row.error_type == "worker_lost"
+
+    # When arq's lock on the job expires, another worker must not start it again.
+    await lab.redis.delete(f"arq:in-progress:{s.generation_id}")
+    lab.start_worker()
+    await asyncio.sleep(1.0)  # several polls (WORKER_POLL_SECONDS=0.1)
+    assert len(await sim_records(sim, prompt)) == 1
+
+
+async def seed_attempt(redis: ArqRedis, generation_id: str, *events: Event) -> None:
+    for event in events:
+        await redis.xadd(log_key(generation_id), {"e": event.encode()}, id=f"0-{event.seq}")
+
+
+async def insert_row(sessions, generation_id: str, prompt: str) -> None:
+    async with sessions() as session, session.begin():
+        session.add(
+            Generation(
+                id=uuid.UUID(generation_id),
+                status="running",
+                llm_model="qwen3:8b",
+                stream=True,
+                prompt=prompt,
+                queued_at=datetime.now(UTC),
+                chunk_count=0,
+                attempts=1,
+            )
+        )
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_a_rerun_refuses_a_half_streamed_generation(lab, sim, sessions, streamed):
+    """An earlier attempt that had sent text must not be run again and concatenated; one that
+    had sent nothing may run."""
+    generation_id = str(uuid.uuid4())
+    prompt = unique()
+    await insert_row(sessions, generation_id, prompt)
+    earlier = [Event(1, START, {"worker": "gone", "attempt": 1})]
+    if streamed:
+        earlier.append(Event(2, CHUNK, "half an answ"))
+    await seed_attempt(lab.redis, generation_id, *earlier)
+    job = GenerationJob(
+        generation_id=generation_id, request={"model": "qwen3:8b", "prompt": prompt}, stream=True
+    )
+    await enqueue_generation(lab.queue, job, expires_s=60, clients_ttl_s=60)
+    lab.start_worker()
+    row = await final_record(sessions, generation_id)
+    events = await read_log(lab.redis, generation_id)
+    if streamed:
+        assert row.status == "failed" and row.error_type == "worker_lost"
+        assert await sim_records(sim, prompt) == []
+        assert [e.type for e in events] == ["start", "chunk", "error"]
+    else:
+        assert row.status == "succeeded"
+        assert (await sim_outcome(sim, prompt))["outcome"] == "completed"
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_sigterm_lets_the_running_generation_finish_and_takes_no_new_one(lab, sim, sessions):
+    worker = lab.start_worker(WORKER_CONCURRENCY=2)
+    prompt = directive(n=30, rate=15) + unique()  # 2 s
+    async with OpenStream(
+        lab.http, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as s:
+        await s.events(2)
+        worker.signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        late = asyncio.create_task(
+            lab.http.post("/api/v1/generate", json={"prompt": unique("late")})
+        )
+        rest = await s.rest()
+    assert rest.events[-1].json() == {}, "the running generation finished"
+    assert (await final_record(sessions, s.generation_id)).status == "succeeded"
+    await asyncio.wait_for(asyncio.to_thread(worker.proc.wait), 10)
+    assert not late.done(), "the stopping worker took no new job"
+    lab.start_worker()
+    assert (await late).status_code == 200
+
+
+async def test_jobs_start_on_the_wake_up_notice_not_at_the_next_poll(lab):
+    lab.start_worker(WORKER_POLL_SECONDS=30)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    r = await lab.http.post("/api/v1/generate", json={"prompt": unique()})
+    assert r.status_code == 200
+    assert loop.time() - t0 < 5, "with a 30 s poll, only the wake-up can start it this soon"

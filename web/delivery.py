@@ -1,0 +1,148 @@
+"""Deliver a generation to its client, as a stream or whole; a client that leaves is noticed.
+
+Both forms take the framing from the caller (the native API, and later other dialects), and
+handle the same things: an error before the first byte becomes an HTTP status; an error after
+it, an error event; a bound that runs out on the web side, or a dead worker, fails the
+generation; a client that goes away before the end counts as gone (web/cancel.py).
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from shared.errors import AppError, error_from_dict
+from shared.stream import CHUNK, DONE, ERROR, Event
+from web.cancel import Cancellations
+from web.relay import Relay
+
+
+@dataclass(slots=True)
+class Framing:
+    """How one dialect writes a stream."""
+
+    media_type: str
+    encode: Callable[[list[Event]], bytes]  # a batch of events; may be empty
+    error: Callable[[int, dict[str, Any]], bytes]  # a final error event
+    keepalive: bytes  # written on an idle tick
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Whole:
+    """A generation collected to its end."""
+
+    text: str
+    stats: dict[str, Any]
+
+
+class ClientGone(Exception):
+    """The client hung up before the answer was ready."""
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _collect(relay: Relay) -> Whole | AppError:
+    """The text to the end, or the error the generation ended with."""
+    parts: list[str] = []
+    async for batch in relay.batches():
+        for event in batch:
+            if event.type == CHUNK:
+                parts.append(event.payload)
+            elif event.type == DONE:
+                return Whole("".join(parts), event.payload)
+            elif event.type == ERROR:
+                return error_from_dict(event.payload)
+    raise AssertionError("the relay ended without a terminal event")
+
+
+async def _relay_whole(relay: Relay, cancellations: Cancellations) -> Whole:
+    try:
+        result = await _collect(relay)
+    except AppError as e:  # a bound ran out on this side, or the worker died
+        await cancellations.give_up(relay.generation_id, e)
+        e.generation_id = relay.generation_id
+        raise
+    if isinstance(result, AppError):
+        result.generation_id = relay.generation_id
+        raise result
+    return result
+
+
+async def collect_whole(relay: Relay, request: Request, cancellations: Cancellations) -> Whole:
+    """The whole text, or the generation's error; raises ClientGone if the client hung up."""
+    collect = asyncio.ensure_future(_relay_whole(relay, cancellations))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if collect.done():
+            return collect.result()
+        collect.cancel()
+        cancellations.client_left(relay.generation_id)
+        raise ClientGone()
+    finally:
+        gone.cancel()
+        relay.close()
+
+
+async def stream(relay: Relay, framing: Framing, cancellations: Cancellations) -> Response:
+    """Wait briefly for the first event, so a quick failure gets a real status, then stream."""
+    batches = relay.batches()
+    first: list[Event] = []
+    try:
+        async for batch in batches:
+            first.extend(batch)
+            if not batch or any(e.type in (CHUNK, DONE, ERROR) for e in batch):
+                break
+    except AppError as e:  # a bound ran out on this side, or the worker died
+        relay.close()
+        await cancellations.give_up(relay.generation_id, e)
+        e.generation_id = relay.generation_id
+        raise
+    except BaseException:
+        relay.close()
+        raise
+    if first and first[-1].type == ERROR and not any(e.type == CHUNK for e in first):
+        relay.close()
+        error = error_from_dict(first[-1].payload)
+        error.generation_id = relay.generation_id
+        raise error
+    return StreamingResponse(
+        _body(relay, batches, first, framing, cancellations),
+        media_type=framing.media_type,
+        headers={**framing.headers, "X-Generation-ID": relay.generation_id},
+    )
+
+
+async def _body(
+    relay: Relay,
+    batches: AsyncIterator[list[Event]],
+    first: list[Event],
+    framing: Framing,
+    cancellations: Cancellations,
+) -> AsyncIterator[bytes]:
+    finished = bool(first) and first[-1].is_terminal
+    try:
+        yield framing.encode(first) or framing.keepalive
+        async for batch in batches:
+            if batch and batch[-1].is_terminal:
+                finished = True
+            yield framing.encode(batch) if batch else framing.keepalive
+    except AppError as e:  # a bound ran out on this side, or the worker died
+        finished = True
+        await cancellations.give_up(relay.generation_id, e)
+        yield framing.error(relay.next_seq, e.to_dict())
+    finally:
+        # Runs inside a cancelled scope when the client disconnects: nothing here may wait.
+        relay.close()
+        if not finished:
+            cancellations.client_left(relay.generation_id)
+        with contextlib.suppress(Exception):
+            await batches.aclose()  # type: ignore[attr-defined]
