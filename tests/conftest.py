@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from alembic import command
 from shared.config import asyncpg_url
+from shared.redis import RedisLink
 from tests import processes
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://127.0.0.1:5432/postgres")
@@ -78,6 +79,14 @@ async def redis() -> AsyncIterator[Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def link(redis: Redis) -> AsyncIterator[RedisLink]:
+    """A direct link to the test Redis database (the hot paths' client)."""
+    held = RedisLink(REDIS_URL)
+    yield held
+    await held.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
+import redis
+
+from shared.jobs import HEARTBEATS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -106,6 +109,18 @@ def wait_log(proc: Process, text: str, timeout: float = 20.0) -> None:
 
 
 def ready_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Process:
+    """A worker, once its first heartbeat is in Redis (whatever LOG_LEVEL says)."""
     proc = worker(env, log_dir, name)
-    wait_log(proc, " ready: ")
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    prefix = f"{socket.gethostname()}:{proc.pid}:".encode()
+    deadline = time.monotonic() + 30
+    try:
+        while not any(w.startswith(prefix) for w in client.zrange(HEARTBEATS_KEY, 0, -1)):
+            if proc.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.proc.returncode}:\n{proc.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} sent no heartbeat in 30 s:\n{proc.log()}")
+            time.sleep(0.05)
+    finally:
+        client.close()
     return proc

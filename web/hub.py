@@ -14,6 +14,7 @@ from collections import deque
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from shared.batching import GroupCommit
 from shared.stream import Event, decode_events, live_channel
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,16 @@ log = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
 
+def _done() -> "asyncio.Future[None]":
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
 class Subscription:
     """One request's live events of one generation."""
 
-    __slots__ = ("_events", "_limit", "_wake", "channel", "generation_id", "resync")
+    __slots__ = ("_events", "_limit", "_wake", "channel", "confirmed", "generation_id", "resync")
 
     def __init__(self, generation_id: str, limit: int) -> None:
         self.generation_id = generation_id
@@ -34,6 +41,8 @@ class Subscription:
         self._wake = asyncio.Event()
         # True when live events may have been missed: the reader must consult the replay log.
         self.resync = False
+        # Resolves when Redis confirmed the subscription (set by StreamHub.subscribe).
+        self.confirmed: asyncio.Future[None] | None = None
 
     def deliver(self, events: list[Event]) -> None:
         if len(self._events) + len(events) > self._limit:
@@ -69,10 +78,11 @@ class StreamHub:
         # Futures for SUBSCRIBE commands not yet confirmed, per channel, in the order sent.
         self._confirmations: dict[bytes, deque[asyncio.Future[None]]] = {}
         self._reader: asyncio.Task[None] | None = None
-        # Channels to unsubscribe, sent in batches by the releaser task.
-        self._released: set[bytes] = set()
-        self._release_wake = asyncio.Event()
-        self._releaser: asyncio.Task[None] | None = None
+        # SUBSCRIBE and UNSUBSCRIBE go out in batches: one write for all the requests that
+        # arrived meanwhile, instead of one each.
+        self._changes: GroupCommit[tuple[bool, bytes]] = GroupCommit(
+            self._send_changes, name="stream-hub.subscriptions"
+        )
 
     @property
     def open_subscriptions(self) -> int:
@@ -82,35 +92,40 @@ class StreamHub:
         # A standing subscription keeps the connection in pub/sub mode while no stream is open.
         await self._pubsub.subscribe("hub:idle")
         self._reader = asyncio.create_task(self._read(), name="stream-hub")
-        self._releaser = asyncio.create_task(self._release(), name="stream-hub-release")
+        self._changes.start()
 
     async def aclose(self) -> None:
-        for task in (self._reader, self._releaser):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._changes.aclose()
         await self._pubsub.aclose()
 
-    async def subscribe(self, generation_id: str) -> Subscription:
-        """Listen to a generation; returns once Redis has confirmed the subscription."""
+    async def subscribe(self, generation_id: str, *, wait: bool = True) -> Subscription:
+        """Listen to a generation. With `wait`, return once Redis has confirmed it; without,
+        once the SUBSCRIBE is written (`sub.confirmed` resolves on the confirmation)."""
         sub = Subscription(generation_id, self._buffer_limit)
         subs = self._subscriptions.get(sub.channel)
         if subs is not None:
             subs.add(sub)
             pending = self._confirmations.get(sub.channel)
-            if pending:
-                await asyncio.wait_for(asyncio.shield(pending[-1]), SUBSCRIBE_TIMEOUT_SECONDS)
-            return sub
-        self._subscriptions[sub.channel] = {sub}
-        confirmed = asyncio.get_running_loop().create_future()
-        self._confirmations.setdefault(sub.channel, deque()).append(confirmed)
-        try:
-            await self._pubsub.subscribe(sub.channel)
-            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
-        except BaseException:
-            self.unsubscribe(sub)
-            raise
+            sub.confirmed = pending[-1] if pending else _done()
+        else:
+            self._subscriptions[sub.channel] = {sub}
+            sub.confirmed = asyncio.get_running_loop().create_future()
+            self._confirmations.setdefault(sub.channel, deque()).append(sub.confirmed)
+            try:
+                await self._changes.commit((True, sub.channel))
+            except BaseException:
+                self.unsubscribe(sub)
+                raise
+        if wait:
+            try:
+                await asyncio.wait_for(asyncio.shield(sub.confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
+            except BaseException:
+                self.unsubscribe(sub)
+                raise
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -121,20 +136,20 @@ class StreamHub:
         subs.discard(sub)
         if not subs:
             del self._subscriptions[sub.channel]
-            self._released.add(sub.channel)
-            self._release_wake.set()
+            self._changes.add((False, sub.channel))
 
-    async def _release(self) -> None:
-        while True:
-            await self._release_wake.wait()
-            self._release_wake.clear()
-            # A channel subscribed again meanwhile stays: its new SUBSCRIBE went out after.
-            channels = [c for c in self._released if c not in self._subscriptions]
-            self._released.clear()
-            if channels:
-                # If Redis is away, the reconnect resubscribes only what is still open.
-                with contextlib.suppress(RedisConnectionError, OSError):
-                    await self._pubsub.unsubscribe(*channels)
+    async def _send_changes(self, changes: list[tuple[bool, bytes]]) -> None:
+        subscribe = list(dict.fromkeys(c for add, c in changes if add))
+        # A channel subscribed again meanwhile stays subscribed.
+        release = list(
+            dict.fromkeys(c for add, c in changes if not add and c not in self._subscriptions)
+        )
+        if release:
+            # If Redis is away, the reconnect resubscribes only what is still open.
+            with contextlib.suppress(RedisConnectionError, OSError):
+                await self._pubsub.unsubscribe(*release)
+        if subscribe:
+            await self._pubsub.subscribe(*subscribe)
 
     async def _read(self) -> None:
         backoff = 0.1

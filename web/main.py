@@ -7,9 +7,10 @@ from fastapi import FastAPI
 
 from shared.config import Settings, get_settings
 from shared.db import create_engine, create_sessionmaker
+from shared.jobs import JobSubmitter
 from shared.logs import configure_logging
 from shared.records import RecordWriter
-from shared.redis import create_redis
+from shared.redis import RedisLink, create_redis, serialize_job
 from web import errors
 from web.cancel import Cancellations
 from web.hub import StreamHub
@@ -25,15 +26,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sessions = create_sessionmaker(engine)
     redis = await create_redis(settings)
     hub = StreamHub(redis)
-    records = RecordWriter(sessions)
+    records = RecordWriter(settings.database_url)
     cancellations = Cancellations(redis, sessions, settings)
+    link = RedisLink(settings.redis_url)
+    submitter = JobSubmitter(link, serializer=serialize_job)
     await hub.start()
-    records.start()
-    app.state.app = AppState(settings, engine, sessions, redis, hub, records, cancellations)
+    await records.start()
+    submitter.start()
+    app.state.app = AppState(
+        settings, engine, sessions, redis, hub, records, cancellations, submitter
+    )
     try:
         yield
     finally:
         await cancellations.aclose()
+        await submitter.aclose()
+        await link.aclose()
         await records.aclose()
         await hub.aclose()
         await redis.aclose()

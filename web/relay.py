@@ -6,6 +6,7 @@ relay also keeps its own clock on each phase, so a worker that dies or never com
 a client waiting: the worker enforces the same bounds on Ollama and normally reports first.
 """
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from redis.asyncio import Redis
 from shared.errors import QueueTimeout, UpstreamTimeout, WorkerLost
 from shared.jobs import heartbeat_key
 from shared.stream import CHUNK, START, Event, read_log
-from web.hub import StreamHub, Subscription
+from web.hub import SUBSCRIBE_TIMEOUT_SECONDS, StreamHub, Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,15 @@ class Relay:
         self._deadline = now + bounds.queue
         self._end = now + bounds.queue + bounds.total
 
-    async def open(self) -> None:
-        """Subscribe; events published from now on reach this relay."""
-        self._sub = await self._hub.subscribe(self.generation_id)
+    async def open(self, *, wait: bool = True) -> None:
+        """Subscribe; once confirmed, events published from then on reach this relay."""
+        self._sub = await self._hub.subscribe(self.generation_id, wait=wait)
+
+    async def confirmed(self, *, replay: bool) -> None:
+        """Wait for the subscription; `replay`: read the log first, for what came before it."""
+        assert self._sub is not None, "open() first"
+        await asyncio.wait_for(asyncio.shield(self._sub.confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
+        self._replay = self._replay or replay
 
     def close(self) -> None:
         if self._sub is not None:

@@ -6,6 +6,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.config import Settings
+from shared.jobs import JobSubmitter
 from shared.records import RecordWriter
 from web.cancel import Cancellations
 from web.hub import StreamHub
@@ -21,6 +22,7 @@ class AppState:
     hub: StreamHub
     records: RecordWriter
     cancellations: Cancellations
+    submitter: JobSubmitter
 
     @property
     def wait_bounds(self) -> WaitBounds:

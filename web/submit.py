@@ -1,17 +1,22 @@
-"""Submit a generation: admit it, record it, listen for it, then queue it, in that order.
+"""Submit a generation: listen for it, queue it, record it; the client hears about it only then.
 
-Listening before queueing means no event can be published before this process hears it; the
-record exists before any worker can try to update it. A full queue is refused before any work.
+1. Send SUBSCRIBE for the generation's channel (on the process's shared connection).
+2. One atomic Redis script admits the job (or refuses: queue full, nothing queued or recorded),
+   queues it for arq, wakes the workers, and tells whether the subscription was already active.
+   It nearly always is: a worker needs several round trips before it can publish anything; if
+   not, the relay reads the replay log once after the confirmation, so nothing is missed.
+3. Insert the record. The worker's writes are upserts, so it does not matter which lands first;
+   awaiting the insert here means the record exists before the client gets any answer.
 """
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.errors import QueueFull
-from shared.jobs import GenerationJob, admit, enqueue_generation, leave_queue
+from shared.jobs import GenerationJob, request_cancel
 from shared.models import GenerationStatus
+from shared.stream import live_channel
 from web.relay import Relay
 from web.state import AppState
 
@@ -31,17 +36,7 @@ async def submit_generation(
     """Start a generation and return its relay, open and listening."""
     settings = state.settings
     generation_id = str(uuid.uuid4())
-    depth = await admit(
-        state.redis,
-        generation_id,
-        max_depth=settings.MAX_QUEUE_DEPTH,
-        timeout_s=settings.QUEUE_TIMEOUT_SECONDS,
-    )
-    if depth < 0:
-        raise QueueFull(
-            f"the queue is full ({-depth} generations waiting); try again later",
-            retry_after=FULL_QUEUE_RETRY_AFTER_SECONDS,
-        )
+    queued_at = datetime.now(UTC)
     relay = Relay(
         state.hub,
         state.redis,
@@ -50,32 +45,48 @@ async def submit_generation(
         keepalive=settings.STREAM_KEEPALIVE_SECONDS,
         first_tick=min(1.0, settings.STREAM_KEEPALIVE_SECONDS),
     )
-    row = {
-        "id": uuid.UUID(generation_id),
-        "status": GenerationStatus.QUEUED.value,
-        "llm_model": str(request["model"]),
-        "stream": stream,
-        "prompt": prompt,
-        "queued_at": datetime.now(UTC),
-        "chunk_count": 0,
-        "attempts": 0,
-    }
+    job = GenerationJob(
+        generation_id=generation_id,
+        kind=kind,
+        request=request,
+        stream=stream,
+        queued_at=queued_at.timestamp(),
+    )
+    await relay.open(wait=False)
     try:
-        results = await asyncio.gather(
-            state.records.insert(row), relay.open(), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise failures[0]
-        job = GenerationJob(generation_id=generation_id, kind=kind, request=request, stream=stream)
-        await enqueue_generation(
-            state.redis,
+        submitted = await state.submitter.submit(
             job,
+            max_depth=settings.MAX_QUEUE_DEPTH,
             expires_s=settings.QUEUE_TIMEOUT_SECONDS,
             clients_ttl_s=state.cancellations.clients_ttl,
+            channel=live_channel(generation_id),
         )
     except BaseException:
         relay.close()
-        await leave_queue(state.redis, generation_id)
+        raise
+    if submitted.full:
+        relay.close()
+        raise QueueFull(
+            f"the queue is full ({submitted.depth} generations waiting); try again later",
+            retry_after=FULL_QUEUE_RETRY_AFTER_SECONDS,
+        )
+    try:
+        await state.records.insert(
+            {
+                "id": uuid.UUID(generation_id),
+                "status": GenerationStatus.QUEUED.value,
+                "llm_model": str(request["model"]),
+                "stream": stream,
+                "prompt": prompt,
+                "queued_at": queued_at,
+                "chunk_count": 0,
+                "attempts": 0,
+            }
+        )
+        if not submitted.listening:
+            await relay.confirmed(replay=True)
+    except BaseException:
+        relay.close()
+        await request_cancel(state.redis, generation_id, ttl_s=state.cancellations.clients_ttl)
         raise
     return relay

@@ -6,15 +6,17 @@ with something new, its events to the replay log (XADD with id 0-<seq>) and one 
 flight is joined into one chunk: the text is unchanged, there are only fewer events to carry.
 """
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from shared.batching import GroupCommit
 from shared.errors import AppError
-from shared.stream import CHUNK, TERMINAL, live_channel, log_key
+from shared.jobs import WAITING_KEY
+from shared.redis import RedisLink
+from shared.stream import CHUNK, START, TERMINAL, live_channel, log_key
 
 
 class PublishFailed(AppError):
@@ -30,33 +32,60 @@ class _Item:
 
 
 class GenerationStream:
-    """One generation's outgoing events; text is coalesced and numbered when it is flushed."""
+    """One generation's outgoing events; text is coalesced and numbered when it is flushed.
 
-    def __init__(self, publisher: "StreamPublisher", generation_id: str, last_seq: int) -> None:
+    With `linger`, events are held for up to that long and handed over together (a listener
+    that reads nothing before the end gains nothing from a flush per token).
+    """
+
+    def __init__(
+        self, publisher: "StreamPublisher", generation_id: str, last_seq: int, linger: float
+    ) -> None:
         self._publisher = publisher
         self.generation_id = generation_id
         self.seq = last_seq
         self.chunks = 0
         self.failed: Exception | None = None
         self._expiry_set = False
+        self._linger = linger
+        self._held: list[_Item] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _add(self, item: _Item) -> None:
+        if not self._linger:
+            self._publisher._commit.add(item)
+            return
+        self._held.append(item)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._linger, self._release)
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        held, self._held = self._held, []
+        for item in held:
+            self._publisher._commit.add(item)
 
     def send_text(self, text: str) -> None:
         """Queue text for the next flush; raises if an earlier flush of this stream failed."""
         if self.failed is not None:
             raise PublishFailed(f"could not publish to Redis: {self.failed!r}")
-        self._publisher._commit.add(_Item(self, text))
+        self._add(_Item(self, text))
+
+    def post(self, kind: str, payload: Any) -> None:
+        """Queue an event without waiting."""
+        self._add(_Item(self, None, kind, payload))
 
     async def send(self, kind: str, payload: Any) -> None:
-        """Queue an event and wait until it is logged and published."""
+        """Queue an event and wait until it (and all before it) is logged and published."""
+        self._release()
         await self._publisher._commit.commit(_Item(self, None, kind, payload))
 
     async def flush(self) -> None:
         """Wait until everything queued so far is logged and published."""
+        self._release()
         await self._publisher._commit.commit(_Item(self, None))
-
-    def post(self, kind: str, payload: Any) -> None:
-        """Queue an event without waiting."""
-        self._publisher._commit.add(_Item(self, None, kind, payload))
 
     def _number(self, kind: str, payload: Any) -> tuple[int, bytes]:
         self.seq += 1
@@ -66,27 +95,34 @@ class GenerationStream:
 
 
 class StreamPublisher:
-    def __init__(self, redis: Redis, *, live_ttl_s: int, retention_s: int) -> None:
-        self._redis = redis
+    def __init__(
+        self, link: RedisLink, *, live_ttl_s: int, retention_s: int, coalesce_s: float = 0.0
+    ) -> None:
+        self._link = link
         self._live_ttl_s = live_ttl_s
         self._retention_s = retention_s
-        self._commit: GroupCommit[_Item] = GroupCommit(self._flush, name="stream.publish")
+        self._commit: GroupCommit[_Item] = GroupCommit(
+            self._flush, name="stream.publish", min_interval=coalesce_s
+        )
 
     def start(self) -> None:
         self._commit.start()
 
     async def aclose(self) -> None:
         await self._commit.aclose()
+        await self._link.aclose()
 
-    def open(self, generation_id: str, last_seq: int = 0) -> GenerationStream:
-        return GenerationStream(self, generation_id, last_seq)
+    def open(
+        self, generation_id: str, last_seq: int = 0, *, linger: float = 0.0
+    ) -> GenerationStream:
+        return GenerationStream(self, generation_id, last_seq, linger)
 
-    def _events(self, items: list[_Item]) -> tuple[list[tuple[int, bytes]], bool]:
+    def _events(self, items: list[_Item]) -> tuple[list[tuple[int, bytes]], bool, bool]:
         """Number one generation's items, joining consecutive text into one chunk."""
         stream = items[0].stream
         events: list[tuple[int, bytes]] = []
         texts: list[str] = []
-        terminal = False
+        terminal = started = False
         for item in items:
             if item.text is not None:
                 texts.append(item.text)
@@ -98,44 +134,46 @@ class StreamPublisher:
                 texts = []
             events.append(stream._number(item.kind or "", item.payload))
             terminal = terminal or item.kind in TERMINAL
+            started = started or item.kind == START
         if texts:
             events.append(stream._number(CHUNK, "".join(texts)))
-        return events, terminal
+        return events, terminal, started
 
     async def _flush(self, items: list[_Item]) -> None:
         by_stream: dict[GenerationStream, list[_Item]] = {}
         for item in items:
             by_stream.setdefault(item.stream, []).append(item)
-        pipe = self._redis.pipeline(transaction=False)
+        commands: list[tuple[Any, ...]] = []
         owners: list[GenerationStream] = []
         for stream, stream_items in by_stream.items():
-            events, terminal = self._events(stream_items)
+            events, terminal, started = self._events(stream_items)
             if not events:
                 continue
-            key = log_key(stream.generation_id)
-            for seq, data in events:
-                pipe.xadd(key, {"e": data}, id=f"0-{seq}")
-            commands = len(events) + 1
+            gid = stream.generation_id
+            key = log_key(gid)
+            own = [("XADD", key, f"0-{seq}", "e", data) for seq, data in events]
+            if started:
+                own.append(("ZREM", WAITING_KEY, gid))  # it waits no longer
             if not stream._expiry_set or terminal:
                 # While it runs the log outlives the longest generation; once it ends, the
                 # retention time counts from the end.
-                pipe.expire(key, self._retention_s if terminal else self._live_ttl_s)
+                own.append(("EXPIRE", key, self._retention_s if terminal else self._live_ttl_s))
                 stream._expiry_set = True
-                commands += 1
-            pipe.publish(
-                live_channel(stream.generation_id), b"[" + b",".join(d for _, d in events) + b"]"
+            own.append(
+                ("PUBLISH", live_channel(gid), b"[" + b",".join(d for _, d in events) + b"]")
             )
-            owners.extend([stream] * commands)
-        if not owners:
+            commands.extend(own)
+            owners.extend([stream] * len(own))
+        if not commands:
             return
         try:
-            results = await pipe.execute(raise_on_error=False)
+            replies = await self._link.execute(commands)
         except Exception as e:
             for stream in by_stream:
                 stream.failed = e
             raise
         failures = [
-            (owner, r) for owner, r in zip(owners, results, strict=True) if isinstance(r, Exception)
+            (o, r) for o, r in zip(owners, replies, strict=True) if isinstance(r, Exception)
         ]
         for owner, error in failures:
             owner.failed = error

@@ -1,27 +1,28 @@
 """All SQL about generations. Keyword-only async functions; the caller commits.
 
-The write functions take many rows at once: web and worker batch them through a GroupCommit
-(see shared/records.py). A final status is written once: the first writer wins, so a late
-"succeeded" never overwrites a "cancelled".
+The hot-path writes are batch statements that shared/records.py runs through a GroupCommit. A
+final status is written once: the first writer wins, so a late "succeeded" never overwrites a
+"cancelled".
 """
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Generation, GenerationStatus
 
 OPEN_STATUSES = (GenerationStatus.QUEUED.value, GenerationStatus.RUNNING.value)
 
+# Columns a worker's upsert sets when the row is already there (the web process inserted it).
+RUNNING_FIELDS = ("status", "started_at", "worker_id", "attempts")
 OUTCOME_FIELDS = (
-    "status",
-    "started_at",
-    "worker_id",
-    "attempts",
+    *RUNNING_FIELDS,
     "response",
     "error_type",
     "error_message",
@@ -38,41 +39,52 @@ OUTCOME_FIELDS = (
 )
 
 
-async def insert_generations(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Create queued generations; each row holds the Generation columns by name."""
-    await session.execute(insert(Generation).on_conflict_do_nothing(), list(rows))
+@dataclass(frozen=True, slots=True)
+class BatchStatement:
+    """A statement compiled once for asyncpg's executemany, and the order of its parameters.
+
+    The hot path writes through asyncpg directly: measured here, a SQLAlchemy async session
+    costs ~860 us of CPU for BEGIN + one statement + COMMIT, asyncpg ~65 us per statement. The
+    SQL is still SQLAlchemy's, compiled from the model, so the two cannot drift apart.
+    """
+
+    sql: str
+    params: tuple[str, ...]
+
+    @classmethod
+    def of(cls, stmt: Any) -> "BatchStatement":
+        compiled = stmt.compile(dialect=asyncpg_dialect())
+        return cls(str(compiled), tuple(compiled.positiontup or ()))
+
+    def args(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [tuple(row.get(name) for name in self.params) for row in rows]
 
 
-async def mark_running(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows of `id`, `started_at`, `worker_id`, `attempts`; only still-open generations change."""
-    table = Generation.__table__
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.status.in_(OPEN_STATUSES))
-        .values(
-            status=GenerationStatus.RUNNING.value,
-            started_at=bindparam("started_at"),
-            worker_id=bindparam("worker_id"),
-            attempts=bindparam("attempts"),
-        )
+def _all_columns() -> dict[str, Any]:
+    return {column.name: bindparam(column.name) for column in Generation.__table__.columns}
+
+
+def _upsert(fields: Sequence[str], allowed: Sequence[str]) -> BatchStatement:
+    stmt = insert(Generation.__table__).values(_all_columns())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={name: stmt.excluded[name] for name in fields},
+        # Constants, rendered into the SQL: executemany binds only the row's own values.
+        where=Generation.__table__.c.status.in_([literal_column(f"'{v}'") for v in allowed]),
     )
-    connection = await session.connection()
-    await connection.execute(stmt, [{**row, "b_id": row["id"]} for row in rows])
+    return BatchStatement.of(stmt)
 
 
-async def record_outcomes(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows of `id` and every OUTCOME_FIELDS name; generations already final are left alone."""
-    table = Generation.__table__
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.status.in_(OPEN_STATUSES))
-        .values({name: bindparam(name) for name in OUTCOME_FIELDS})
-    )
-    params = [
-        {**{name: row.get(name) for name in OUTCOME_FIELDS}, "b_id": row["id"]} for row in rows
-    ]
-    connection = await session.connection()
-    await connection.execute(stmt, params)
+# A queued generation, from the web process. The worker may have written it first.
+INSERT_QUEUED = BatchStatement.of(
+    insert(Generation.__table__)
+    .values(_all_columns())
+    .on_conflict_do_nothing(index_elements=["id"])
+)
+# A worker started it: only a still-queued row changes.
+UPSERT_RUNNING = _upsert(RUNNING_FIELDS, (GenerationStatus.QUEUED.value,))
+# How it ended: a row that is final already is left alone.
+UPSERT_OUTCOME = _upsert(OUTCOME_FIELDS, OPEN_STATUSES)
 
 
 async def get_generation(session: AsyncSession, *, generation_id: uuid.UUID) -> Generation | None:

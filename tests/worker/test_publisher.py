@@ -23,8 +23,8 @@ async def drain(pubsub, until_terminal=True):
             return events
 
 
-async def test_events_are_numbered_logged_and_published_in_order(redis):
-    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+async def test_events_are_numbered_logged_and_published_in_order(redis, link):
+    publisher = StreamPublisher(link, live_ttl_s=60, retention_s=30)
     publisher.start()
     pubsub = await listen(redis, "g1")
     stream = publisher.open("g1")
@@ -44,8 +44,8 @@ async def test_events_are_numbered_logged_and_published_in_order(redis):
     await pubsub.aclose()
 
 
-async def test_text_sent_during_a_flush_is_joined_not_lost(redis):
-    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+async def test_text_sent_during_a_flush_is_joined_not_lost(redis, link):
+    publisher = StreamPublisher(link, live_ttl_s=60, retention_s=30)
     publisher.start()
     stream = publisher.open("g2")
     tokens = [f"t{i} " for i in range(500)]
@@ -60,8 +60,8 @@ async def test_text_sent_during_a_flush_is_joined_not_lost(redis):
     await publisher.aclose()
 
 
-async def test_streams_continue_numbering_after_an_earlier_attempt(redis):
-    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+async def test_streams_continue_numbering_after_an_earlier_attempt(redis, link):
+    publisher = StreamPublisher(link, live_ttl_s=60, retention_s=30)
     publisher.start()
     first = publisher.open("g3")
     await first.send(START, {"attempt": 1})
@@ -72,8 +72,8 @@ async def test_streams_continue_numbering_after_an_earlier_attempt(redis):
     await publisher.aclose()
 
 
-async def test_many_generations_share_one_pipeline_without_mixing(redis):
-    publisher = StreamPublisher(redis, live_ttl_s=60, retention_s=30)
+async def test_many_generations_share_one_pipeline_without_mixing(redis, link):
+    publisher = StreamPublisher(link, live_ttl_s=60, retention_s=30)
     publisher.start()
     streams = {f"m{i}": publisher.open(f"m{i}") for i in range(50)}
     for step in range(20):

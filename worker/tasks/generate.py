@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
-from shared.jobs import WAITING_KEY, GenerationJob, cancel_key
+from shared.jobs import GenerationJob, cancel_key
 from shared.models import GenerationStatus
 from shared.ollama import Bounds
-from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, log_key, read_log
+from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, read_log
 from worker.publisher import GenerationStream
 from worker.state import WorkerState
 
@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 # Ollama answers 503 when its own queue is full. Nothing has reached the client yet, so waiting
 # and asking again is safe; the first-token bound still caps the whole wait.
 BUSY_BACKOFF_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+# A generation still running after this long is recorded as `running`; a shorter one is only
+# recorded once, when it ends (one database write instead of two).
+RUNNING_RECORD_AFTER_SECONDS = 0.2
+# A non-streaming request reads nothing until the end, so its events are flushed together at
+# most this often instead of one flush per token (the replay log still gets every chunk).
+WHOLE_ANSWER_FLUSH_SECONDS = 0.1
 
 CANCELLED = Cancelled("the generation was cancelled")
 
@@ -51,19 +57,14 @@ class GenerationRun:
         self.first_token_at: datetime | None = None
 
     async def run(self) -> None:
-        state, gen_id = self.state, self.job.generation_id
-        resume_from = await self._resume_point()
+        resume_from = 0 if self.attempt == 1 else await self._resume_point()
         if resume_from is None:
             return
-        stream = state.publisher.open(gen_id, resume_from)
-        stream.post(START, {"worker": state.worker_id, "attempt": self.attempt})
-        state.records.running(
-            {
-                "id": self.uuid,
-                "started_at": self.started_at,
-                "worker_id": state.worker_id,
-                "attempts": self.attempt,
-            }
+        linger = 0.0 if self.job.stream else WHOLE_ANSWER_FLUSH_SECONDS
+        stream = self.state.publisher.open(self.job.generation_id, resume_from, linger=linger)
+        stream.post(START, {"worker": self.state.worker_id, "attempt": self.attempt})
+        running = asyncio.get_running_loop().call_later(
+            RUNNING_RECORD_AFTER_SECONDS, self._record_running, stream
         )
         try:
             await self._stream(stream)
@@ -71,40 +72,39 @@ class GenerationRun:
             # record final.
             await stream.flush()
             await self._finish(stream, GenerationStatus.SUCCEEDED)
-            await stream.send(DONE, self._done_payload())
+            await stream.send(DONE, dict(self.stats))
         except AppError as e:
             await self._fail(stream, e)
         except asyncio.CancelledError:
-            if await self._cancel_requested():
-                await self._fail(stream, CANCELLED)
-            elif self.texts:
-                # Stopped mid-stream (shutdown grace exceeded, arq's job timeout): the client has
-                # half an answer, and a re-run would produce a different one.
-                await self._fail(stream, WorkerLost("the worker stopped during the generation"))
+            # Shielded: a second cancel (arq may deliver an abort twice) must not cut the
+            # recording of the outcome short.
+            await asyncio.shield(self._after_cancel(stream))
             raise
+        finally:
+            running.cancel()
+
+    async def _after_cancel(self, stream: GenerationStream) -> None:
+        if await self._cancel_requested():
+            await self._fail(stream, CANCELLED)
+        elif self.texts:
+            # Stopped mid-stream (shutdown grace exceeded, arq's job timeout): the client has
+            # half an answer, and a re-run would produce a different one.
+            await self._fail(stream, WorkerLost("the worker stopped during the generation"))
 
     async def _resume_point(self) -> int | None:
-        """The last sequence number to continue from, or None if this attempt must not run."""
-        state, gen_id = self.state, self.job.generation_id
-        async with state.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(cancel_key(gen_id))
-            pipe.xrevrange(log_key(gen_id), max="+", min="-", count=1)
-            pipe.zrem(WAITING_KEY, gen_id)
-            cancelled, tail, _ = await pipe.execute()
-        last = int(tail[0][0].split(b"-")[1]) if tail else 0
-        stream = state.publisher.open(gen_id, last)
-        if cancelled:
-            await self._fail(stream, CANCELLED)
-            return None
-        if last == 0:
+        """For a re-run after a crash: the sequence number to continue from, or None if this
+        attempt must not run (an earlier one finished, or had streamed text already)."""
+        gen_id = self.job.generation_id
+        earlier = await read_log(self.state.redis, gen_id)
+        if not earlier:
             return 0
-        earlier = await read_log(state.redis, gen_id)
+        stream = self.state.publisher.open(gen_id, earlier[-1].seq)
         if any(e.type in TERMINAL for e in earlier):
-            return None  # an earlier attempt finished; arq ran it again after a crash
+            return None
         if any(e.type == CHUNK for e in earlier):
             await self._fail(stream, WorkerLost("the worker streaming this generation died"))
             return None
-        return last
+        return earlier[-1].seq
 
     async def _stream(self, stream: GenerationStream) -> None:
         settings = self.state.settings
@@ -135,9 +135,6 @@ class GenerationRun:
             if chunk.done:
                 self.stats = chunk.stats
 
-    def _done_payload(self) -> dict[str, Any]:
-        return dict(self.stats)
-
     async def _cancel_requested(self) -> bool:
         try:
             return bool(await self.state.redis.exists(cancel_key(self.job.generation_id)))
@@ -158,16 +155,31 @@ class GenerationRun:
         except Exception as e:
             log.warning("generation %s: could not publish its error: %r", self.job.generation_id, e)
 
+    def _row(self, stream: GenerationStream, status: GenerationStatus) -> dict[str, Any]:
+        """A whole row: the worker's writes are upserts, and may land before the web's insert."""
+        job = self.job
+        return {
+            "id": self.uuid,
+            "status": status.value,
+            "llm_model": str(job.request.get("model")),
+            "stream": job.stream,
+            "prompt": job.request.get("prompt"),
+            "queued_at": datetime.fromtimestamp(job.queued_at, UTC),
+            "started_at": self.started_at,
+            "worker_id": self.state.worker_id,
+            "attempts": self.attempt,
+            "chunk_count": stream.chunks,
+        }
+
+    def _record_running(self, stream: GenerationStream) -> None:
+        self.state.records.running(self._row(stream, GenerationStatus.RUNNING))
+
     async def _finish(
         self, stream: GenerationStream, status: GenerationStatus, error: AppError | None = None
     ) -> None:
         stats = self.stats
         row = {
-            "id": self.uuid,
-            "status": status.value,
-            "started_at": self.started_at,
-            "worker_id": self.state.worker_id,
-            "attempts": self.attempt,
+            **self._row(stream, status),
             "response": "".join(self.texts),
             "error_type": error.type if error else None,
             "error_message": error.message if error else None,
@@ -176,7 +188,6 @@ class GenerationRun:
             # Ollama counts tokens only in its last line; a cancelled stream never gets it, so
             # count the chunks it sent (one token each).
             "completion_tokens": stats.get("eval_count", len(self.texts)),
-            "chunk_count": stream.chunks,
             "first_token_at": self.first_token_at,
             "finished_at": _now(),
             "total_duration_ns": stats.get("total_duration"),
