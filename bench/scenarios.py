@@ -38,8 +38,8 @@ class Spec:
 
 
 SCENARIOS = [
-    Spec("ttft-1", 1, 100, 20, 200, about="1 client, 100 short streams one after the other"),
-    Spec("ttft-50", 50, 6, 20, 200, about="50 clients, 6 short streams each"),
+    Spec("ttft-1", 1, 100, 10, 50, about="1 client, 100 streams of 10 tokens at 50 tok/s, in turn"),
+    Spec("ttft-50", 50, 6, 10, 50, about="50 clients, 6 streams each of 10 tokens at 50 tok/s"),
     Spec("streams-50", 50, 1, 200, 50, about="50 concurrent streams, 200 tokens at 50 tok/s"),
     Spec("streams-200", 200, 1, 200, 50, about="200 concurrent streams, 200 tokens at 50 tok/s"),
     Spec("streams-1000", 1000, 1, 40, 5, about="1,000 concurrent streams, 40 tokens at 5 tok/s"),

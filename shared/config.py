@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # A worker flushes stream events at most this often while it is busy (an idle stream's
     # token goes out at once): under load each flush, and each wake-up of the web process,
     # then carries the tokens of many streams.
-    STREAM_COALESCE_MS: float = Field(default=2.0, ge=0)
+    STREAM_COALESCE_MS: float = Field(default=5.0, ge=0)
     # A client that drops its stream may come back (GET /api/v1/generations/{id}/stream) within
     # this time; after it, a generation nobody watches is cancelled. 0 cancels at once.
     DISCONNECT_GRACE_SECONDS: float = Field(default=5.0, ge=0)
