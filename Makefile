@@ -33,12 +33,14 @@ setup: ## 🚀 Initializes .env.dev and .env.prod from templates (random secrets
 	@for env in dev prod; do \
 	  if [ -f .env.$$env ]; then echo ".env.$$env exists; left as it is"; continue; fi; \
 	  cp .env.$$env.example .env.$$env; \
-	  for token in $$(grep -oE 'change-me[a-z0-9-]*' .env.$$env | sort -u); do \
+	  for token in $$(grep -E '^[A-Z_]+=' .env.$$env | grep -oE 'change-me-[a-z0-9-]*[a-z0-9]' | sort -u); do \
 	    secret=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
 	    sed -i.bak "s/$$token/$$secret/g" .env.$$env && rm -f .env.$$env.bak; \
 	  done; \
 	  echo "created .env.$$env"; \
 	done
+	@echo "Your master API key (MASTER_API_KEY in .env.dev): $$(grep -E '^MASTER_API_KEY=' .env.dev | cut -d= -f2)"
+	@echo "Use it as: curl -H \"Authorization: Bearer \$$MASTER_API_KEY\" ..., or make API keys with it (README)."
 
 up: ## 🐳 Starts all development containers in detached mode.
 	@[ -f .env.dev ] || $(MAKE) -s setup

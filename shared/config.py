@@ -7,10 +7,20 @@ and the README. Both processes (web and worker) read the same settings.
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, HttpUrl, PostgresDsn, RedisDsn, SecretStr, field_validator
+from pydantic import (
+    Field,
+    HttpUrl,
+    PostgresDsn,
+    RedisDsn,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "example")
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "example", "dev-only")
+# Passwords of the development setup, which production must not keep.
+WEAK_SECRETS = frozenset({"llm", "postgres", "password", "secret"})
 
 
 class Settings(BaseSettings):
@@ -29,6 +39,16 @@ class Settings(BaseSettings):
     # request waits in its own queue or a model loads (minutes for a large model).
     OLLAMA_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     OLLAMA_MAX_CONNECTIONS: int = Field(default=256, ge=1)
+
+    # The administrator's key: manages API keys, and is itself accepted as one (no limits).
+    MASTER_API_KEY: SecretStr | None = None
+    # Keys are stored as HMAC-SHA256 with this secret: a stolen database yields no usable key.
+    API_KEY_HASH_SECRET: SecretStr = SecretStr("dev-only-hash-secret-change-me")
+    # Per key, unless the key overrides them; 0 means unlimited.
+    DEFAULT_RATE_LIMIT_RPM: int = Field(default=60, ge=0)
+    DEFAULT_CONCURRENCY_LIMIT: int = Field(default=4, ge=0)
+    # false: keep only metadata and counts, never prompts or answers.
+    STORE_CONTENT: bool = True
 
     MAX_PROMPT_CHARS: int = Field(default=100_000, ge=1)
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
@@ -64,6 +84,27 @@ class Settings(BaseSettings):
     def _asyncpg_driver(cls, value: object) -> object:
         return asyncpg_url(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _production_secrets(self) -> "Settings":
+        """Production refuses to start with a missing or placeholder secret."""
+        if self.ENVIRONMENT != "prod":
+            return self
+        problems = []
+        if is_placeholder(self.MASTER_API_KEY):
+            problems.append("MASTER_API_KEY")
+        if is_placeholder(self.API_KEY_HASH_SECRET):
+            problems.append("API_KEY_HASH_SECRET")
+        hosts = self.DATABASE_URL.hosts()
+        if not hosts or is_placeholder(hosts[0].get("password")):
+            problems.append("the password in DATABASE_URL")
+        if problems:
+            raise ValueError(
+                "ENVIRONMENT=prod needs real secrets; missing or placeholder: "
+                + ", ".join(problems)
+                + " (make setup writes random ones into .env.prod)"
+            )
+        return self
+
     @property
     def database_url(self) -> str:
         return str(self.DATABASE_URL)
@@ -90,7 +131,8 @@ def is_placeholder(secret: SecretStr | str | None) -> bool:
     if secret is None:
         return True
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    return not value or any(marker in value.lower() for marker in PLACEHOLDER_MARKERS)
+    lowered = value.lower()
+    return not value or lowered in WEAK_SECRETS or any(m in lowered for m in PLACEHOLDER_MARKERS)
 
 
 @lru_cache

@@ -3,6 +3,9 @@
     AppError
     ├── InvalidRequest            422  the body is not a valid request
     ├── BodyTooLarge              413  the body is over MAX_BODY_BYTES
+    ├── Unauthorized              401  no API key, or not a valid one (revoked included)
+    ├── Forbidden                 403  a valid key that may not do this (not the master key)
+    ├── RateLimited               429  the key's requests per minute or concurrency; Retry-After
     ├── NotFound                  404  no such generation (or not yours)
     ├── Gone                      410  the generation's stream is past its retention time
     ├── QueueFull                 503  MAX_QUEUE_DEPTH reached; Retry-After
@@ -58,6 +61,21 @@ class InvalidRequest(AppError):
 class BodyTooLarge(AppError):
     status_code = 413
     type = "body_too_large"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    type = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    type = "forbidden"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    type = "rate_limited"
 
 
 class NotFound(AppError):
@@ -119,6 +137,9 @@ ERROR_TYPES: dict[str, type[AppError]] = {
         AppError,
         InvalidRequest,
         BodyTooLarge,
+        Unauthorized,
+        Forbidden,
+        RateLimited,
         NotFound,
         Gone,
         QueueFull,

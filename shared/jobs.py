@@ -31,13 +31,28 @@ HEARTBEATS_KEY = "workers"
 # they start and cancel jobs at once instead of at their next poll (see worker/pickup.py).
 WAKE_CHANNEL = "queue:wake"
 
-# One round trip for what arq's enqueue_job does in three (WATCH, EXISTS, MULTI/EXEC) plus the
-# admission check, the wake-up and the client count: each awaited Redis command costs ~80-110 us
-# of CPU here, and the queue must cost almost nothing. It writes exactly arq's keys (the job
-# under arq:job:<id> with arq's own serialisation, its score in arq:queue) and is atomic, so
-# concurrent requests cannot all see room for one more. The caller's subscription is checked
-# here too: if Redis had not processed it yet, the caller must replay the log once.
+# One round trip for what arq's enqueue_job does in three (WATCH, EXISTS, MULTI/EXEC), plus the
+# key's limits, the queue's bound, the wake-up and the client count: each awaited Redis command
+# costs ~80-110 us of CPU here, and the queue must cost almost nothing. It writes exactly arq's
+# keys (the job under arq:job:<id> in arq's own serialisation, its score in arq:queue) and is
+# atomic, so concurrent requests cannot all see room for one more, and a refused request
+# consumes no quota. The caller's subscription is checked here too: if Redis had not processed
+# it yet, the caller must replay the log once.
 SUBMIT_SCRIPT = """
+local now = tonumber(ARGV[3])
+local rpm = tonumber(ARGV[11])
+local concurrency = tonumber(ARGV[12])
+if rpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60)
+  if redis.call('ZCARD', KEYS[6]) >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')[2]
+    return {-2, math.ceil(tonumber(oldest) + 60 - now), 0}
+  end
+end
+if concurrency > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
+  if redis.call('ZCARD', KEYS[7]) >= concurrency then return {-3, 1, 0} end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local depth = redis.call('ZCARD', KEYS[1])
 if depth >= tonumber(ARGV[2]) then return {-1, depth, 0} end
@@ -46,6 +61,14 @@ redis.call('PSETEX', KEYS[2], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[7])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[7])
 redis.call('SET', KEYS[5], 1, 'EX', ARGV[8])
+if rpm > 0 then
+  redis.call('ZADD', KEYS[6], now, ARGV[7])
+  redis.call('EXPIRE', KEYS[6], 61)
+end
+if concurrency > 0 then
+  redis.call('ZADD', KEYS[7], ARGV[13], ARGV[7])
+  redis.call('EXPIRE', KEYS[7], math.ceil(tonumber(ARGV[13]) - now) + 60)
+end
 redis.call('PUBLISH', ARGV[9], 'job ' .. ARGV[7])
 local listening = redis.call('PUBSUB', 'NUMSUB', ARGV[10])[2]
 return {1, depth + 1, listening}
@@ -60,12 +83,24 @@ class GenerationJob(BaseModel):
     request: dict[str, Any]
     stream: bool
     queued_at: float = 0.0  # epoch seconds
+    api_key_id: str | None = None  # None: the master key
+    store_content: bool = True
+
+
+class Limits(BaseModel):
+    """A key's limits (0: unlimited) and the name they are counted under."""
+
+    owner: str
+    rate_limit_rpm: int = 0
+    concurrency_limit: int = 0
 
 
 class Submitted(BaseModel):
     queued: bool  # False: a job with this id exists already
     full: bool  # the queue is full; nothing was queued
-    depth: int  # waiting generations, this one included
+    rate_limited: bool  # the key's requests per minute are spent
+    busy: bool  # the key has as many generations running as it may
+    depth: int  # waiting generations (with this one); or, if rate_limited, seconds to wait
     listening: bool  # the caller's subscription was active before the job existed
 
 
@@ -79,6 +114,19 @@ def clients_key(generation_id: str) -> str:
 
 def heartbeat_key(worker_id: str) -> str:
     return f"worker:{worker_id}"
+
+
+def owner_of(api_key_id: str | None) -> str:
+    return api_key_id or "master"
+
+
+def rate_key(owner: str) -> str:
+    return f"limits:{owner}:rpm"
+
+
+def active_key(owner: str) -> str:
+    """The key's generations not yet ended (score: when they end at the latest)."""
+    return f"limits:{owner}:active"
 
 
 class JobSubmitter:
@@ -105,8 +153,13 @@ class JobSubmitter:
         expires_s: float,
         clients_ttl_s: int,
         channel: str,
+        limits: Limits,
+        longest_s: float,
     ) -> Submitted:
-        """Admit and queue the job and wake the workers, in one atomic step."""
+        """Admit and queue the job and wake the workers, in one atomic step.
+
+        `longest_s`: how long the generation can take at most, queue included (after that its
+        place in the key's concurrency count frees itself even if nobody released it)."""
         now_ms = timestamp_ms()
         payload = serialize_job(
             GENERATE, (job.model_dump(mode="json"),), {}, None, now_ms, serializer=self._serializer
@@ -118,6 +171,8 @@ class JobSubmitter:
             result_key_prefix + gid,
             default_queue_name,
             clients_key(gid),
+            rate_key(limits.owner),
+            active_key(limits.owner),
         )
         now = time.time()
         args = (
@@ -131,12 +186,20 @@ class JobSubmitter:
             clients_ttl_s,
             WAKE_CHANNEL,
             channel,
+            limits.rate_limit_rpm,
+            limits.concurrency_limit,
+            now + longest_s,
         )
         status, depth, listening = await self._commit.commit(
             ("EVAL", SUBMIT_SCRIPT, len(keys), *keys, *args)
         )
         return Submitted(
-            queued=status == 1, full=status == -1, depth=int(depth), listening=bool(listening)
+            queued=status == 1,
+            full=status == -1,
+            rate_limited=status == -2,
+            busy=status == -3,
+            depth=int(depth),
+            listening=bool(listening),
         )
 
 

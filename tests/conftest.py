@@ -3,8 +3,8 @@ Redis database, and the real simulator, API and worker processes.
 
 TEST_DATABASE_ADMIN_URL (default postgresql://127.0.0.1:5432/postgres) names a database the
 tests can connect to in order to create and drop their own; TEST_REDIS_URL (default
-redis://127.0.0.1:6379/15) names the Redis database the tests flush. Redis databases 13 and 14
-(same server) serve the extra stacks some tests start.
+redis://127.0.0.1:6379/15) names the Redis database the tests flush; databases 8 and 10-14 of the
+same server serve the extra stacks some tests start (the benchmark uses 9).
 """
 
 import asyncio
@@ -30,6 +30,8 @@ from tests import processes
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MODEL = "qwen3:8b"
+MASTER_KEY = "the-test-suites-master-key-0123456789"
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 
 def redis_db_url(db: int) -> str:
@@ -112,6 +114,8 @@ def stack_env(
         "REDIS_URL": redis_url,
         "OLLAMA_BASE_URL": ollama_url,
         "OLLAMA_MODEL": MODEL,
+        "MASTER_API_KEY": MASTER_KEY,
+        "API_KEY_HASH_SECRET": "the-test-suites-hash-secret",
         "STREAM_KEEPALIVE_SECONDS": "1",
         "DISCONNECT_GRACE_SECONDS": "1",
         "WORKER_HEARTBEAT_SECONDS": "1",
@@ -156,7 +160,7 @@ def stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
 
 @pytest.fixture
 async def client(stack: Stack, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=stack.url, headers=AUTH, timeout=30) as http:
         yield http
 
 
@@ -248,3 +252,30 @@ async def redis_of() -> AsyncIterator[Callable[[Stack], Awaitable[Redis]]]:
     yield open_for
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def private_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """STORE_CONTENT=false: records without prompts or answers."""
+    env = stack_env(database_url, redis_db_url(8), simulator, STORE_CONTENT="false")
+    started = start_stack(env, log_dir, "private")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def new_key(client: httpx.AsyncClient) -> AsyncIterator[Callable[..., Awaitable[dict]]]:
+    """`await new_key(name, **limits)`: a fresh API key made with the master key."""
+
+    async def make(name: str = "test", **limits: int) -> dict:
+        r = await client.post("/api/v1/keys", json={"name": name, **limits})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    yield make
+
+
+def key_client(stack: Stack, key: str | None) -> httpx.AsyncClient:
+    """A client of the stack that sends `key` (none at all if it is empty)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=30)

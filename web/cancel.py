@@ -11,6 +11,7 @@ import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
@@ -19,12 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.config import Settings
 from shared.db import transaction
 from shared.errors import AppError, Cancelled
-from shared.jobs import clients_key, request_cancel
-from shared.models import GenerationStatus
+from shared.jobs import active_key, clients_key, owner_of, request_cancel
+from shared.models import Generation, GenerationStatus
 from shared.services import generations
 from shared.stream import ERROR, append_terminal
 
 log = logging.getLogger(__name__)
+
+# `cancel` without an owner check (a client that left cancels its own generation).
+ANY_KEY: Any = object()
 
 
 class Cancellations:
@@ -68,7 +72,9 @@ class Cancellations:
         except (RedisError, OSError) as e:
             log.warning("generation %s: could not check its clients: %r", generation_id, e)
 
-    async def cancel(self, generation_id: str) -> GenerationStatus | None:
+    async def cancel(
+        self, generation_id: str, *, api_key_id: Any = ANY_KEY
+    ) -> GenerationStatus | None:
         """Cancel a generation (idempotent); its status afterwards, None if there is no such one.
 
         A running generation is stopped by its worker, which records it. A queued one never
@@ -77,7 +83,12 @@ class Cancellations:
         """
         key = uuid.UUID(generation_id)
         async with self._sessions() as session:
-            row = await generations.get_generation(session, generation_id=key)
+            if api_key_id is ANY_KEY:  # a client that left: the generation is its own
+                row = await session.get(Generation, key)
+            else:
+                row = await generations.get_generation(
+                    session, generation_id=key, api_key_id=api_key_id
+                )
         if row is None:
             return None
         if GenerationStatus(row.status).is_final:
@@ -106,15 +117,19 @@ class Cancellations:
                 finished_at=datetime.now(UTC),
                 only_queued=only_queued,
             )
-        if changed:
-            await append_terminal(
-                self._redis,
-                generation_id,
-                ERROR,
-                error.to_dict(),
-                retention_s=self._settings.STREAM_RETENTION_SECONDS,
-            )
-        return changed
+        if changed is None:
+            return False
+        await append_terminal(
+            self._redis,
+            generation_id,
+            ERROR,
+            error.to_dict(),
+            retention_s=self._settings.STREAM_RETENTION_SECONDS,
+        )
+        # Its place in the key's concurrency count is free again.
+        owner = owner_of(str(changed.api_key_id) if changed.api_key_id else None)
+        await self._redis.zrem(active_key(owner), generation_id)
+        return True
 
     async def give_up(self, generation_id: str, error: AppError) -> None:
         """The web side's own bound ran out or the worker died: fail it and stop any worker."""

@@ -9,7 +9,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from shared.errors import AppError, BodyTooLarge, DependencyUnavailable, InvalidRequest
+from shared.errors import (
+    AppError,
+    BodyTooLarge,
+    DependencyUnavailable,
+    InvalidRequest,
+    Unauthorized,
+)
 from web.responses import JSON
 
 log = logging.getLogger(__name__)
@@ -21,6 +27,8 @@ def error_response(error: AppError, headers: dict[str, str] | None = None) -> JS
     headers = dict(headers or {})
     if error.generation_id is not None:
         headers["X-Generation-ID"] = error.generation_id
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return JSON({"error": error.to_dict()}, status_code=error.status_code, headers=headers)

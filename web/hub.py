@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +21,9 @@ from shared.stream import Event, decode_events, live_channel
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+# Notices for every web process (`<kind> <argument>`), such as a revoked API key.
+CONTROL_CHANNEL = "hub:control"  # also in web/auth.py, which has no reason to import the hub
+CONTROL_CHANNEL_BYTES = CONTROL_CHANNEL.encode()
 
 
 def _done() -> "asyncio.Future[None]":
@@ -83,14 +87,20 @@ class StreamHub:
         self._changes: GroupCommit[tuple[bool, bytes]] = GroupCommit(
             self._send_changes, name="stream-hub.subscriptions"
         )
+        self._control: dict[str, Callable[[str], None]] = {}
 
     @property
     def open_subscriptions(self) -> int:
         return sum(len(subs) for subs in self._subscriptions.values())
 
+    def on_control(self, kind: str, handler: Callable[[str], None]) -> None:
+        """Call `handler(argument)` for each control notice of this kind."""
+        self._control[kind] = handler
+
     async def start(self) -> None:
-        # A standing subscription keeps the connection in pub/sub mode while no stream is open.
-        await self._pubsub.subscribe("hub:idle")
+        # A standing subscription, which also keeps the connection in pub/sub mode while no
+        # stream is open.
+        await self._pubsub.subscribe(CONTROL_CHANNEL)
         self._reader = asyncio.create_task(self._read(), name="stream-hub")
         self._changes.start()
 
@@ -184,7 +194,12 @@ class StreamHub:
     def _dispatch(self, message: dict) -> None:
         kind = message["type"]
         channel = message["channel"]
-        if kind == "message":
+        if kind == "message" and channel == CONTROL_CHANNEL_BYTES:
+            notice, _, argument = message["data"].decode().partition(" ")
+            handler = self._control.get(notice)
+            if handler is not None:
+                handler(argument)
+        elif kind == "message":
             subs = self._subscriptions.get(channel)
             if subs:
                 events = decode_events(message["data"])

@@ -12,10 +12,11 @@ from shared.logs import configure_logging
 from shared.records import RecordWriter
 from shared.redis import RedisLink, create_redis, serialize_job
 from web import errors
+from web.auth import REVOKED_NOTICE, Authenticator
 from web.cancel import Cancellations
 from web.hub import StreamHub
 from web.limits import BodyLimit
-from web.routes import generate, generations, health
+from web.routes import generate, generations, health, keys
 from web.state import AppState
 
 
@@ -30,15 +31,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     cancellations = Cancellations(redis, sessions, settings)
     link = RedisLink(settings.redis_url)
     submitter = JobSubmitter(link, serializer=serialize_job)
+    auth = Authenticator(sessions, settings)
+    hub.on_control(REVOKED_NOTICE, auth.forget)
     await hub.start()
     await records.start()
     submitter.start()
+    auth.start()
     app.state.app = AppState(
-        settings, engine, sessions, redis, hub, records, cancellations, submitter
+        settings, engine, sessions, redis, hub, records, cancellations, submitter, auth
     )
     try:
         yield
     finally:
+        await auth.aclose()
         await cancellations.aclose()
         await submitter.aclose()
         await link.aclose()
@@ -62,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(generate.router)
     app.include_router(generations.router)
+    app.include_router(keys.router)
     app.include_router(health.router)
     return app
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.config import Settings
 from shared.jobs import JobSubmitter
 from shared.records import RecordWriter
+from web.auth import Authenticator
 from web.cancel import Cancellations
 from web.hub import StreamHub
 from web.relay import WaitBounds
@@ -23,6 +24,7 @@ class AppState:
     records: RecordWriter
     cancellations: Cancellations
     submitter: JobSubmitter
+    auth: Authenticator
 
     @property
     def wait_bounds(self) -> WaitBounds:

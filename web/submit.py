@@ -13,10 +13,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from shared.errors import QueueFull
-from shared.jobs import GenerationJob, request_cancel
+from shared.errors import AppError, QueueFull, RateLimited
+from shared.jobs import GenerationJob, Limits, Submitted, owner_of, request_cancel
 from shared.models import GenerationStatus
 from shared.stream import live_channel
+from web.auth import Principal
 from web.relay import Relay
 from web.state import AppState
 
@@ -27,13 +28,14 @@ FULL_QUEUE_RETRY_AFTER_SECONDS = 5
 
 async def submit_generation(
     state: AppState,
+    principal: Principal,
     *,
     kind: Literal["generate", "chat"],
     request: dict[str, Any],
     prompt: str,
     stream: bool,
 ) -> Relay:
-    """Start a generation and return its relay, open and listening."""
+    """Start a generation for `principal` and return its relay, open and listening."""
     settings = state.settings
     generation_id = str(uuid.uuid4())
     queued_at = datetime.now(UTC)
@@ -45,12 +47,20 @@ async def submit_generation(
         keepalive=settings.STREAM_KEEPALIVE_SECONDS,
         first_tick=min(1.0, settings.STREAM_KEEPALIVE_SECONDS),
     )
+    api_key_id = str(principal.key_id) if principal.key_id else None
     job = GenerationJob(
         generation_id=generation_id,
         kind=kind,
         request=request,
         stream=stream,
         queued_at=queued_at.timestamp(),
+        api_key_id=api_key_id,
+        store_content=settings.STORE_CONTENT,
+    )
+    limits = Limits(
+        owner=owner_of(api_key_id),
+        rate_limit_rpm=principal.rate_limit_rpm,
+        concurrency_limit=principal.concurrency_limit,
     )
     await relay.open(wait=False)
     try:
@@ -60,24 +70,24 @@ async def submit_generation(
             expires_s=settings.QUEUE_TIMEOUT_SECONDS,
             clients_ttl_s=state.cancellations.clients_ttl,
             channel=live_channel(generation_id),
+            limits=limits,
+            longest_s=settings.QUEUE_TIMEOUT_SECONDS + settings.GENERATION_TIMEOUT_SECONDS,
         )
     except BaseException:
         relay.close()
         raise
-    if submitted.full:
+    if not submitted.queued:
         relay.close()
-        raise QueueFull(
-            f"the queue is full ({submitted.depth} generations waiting); try again later",
-            retry_after=FULL_QUEUE_RETRY_AFTER_SECONDS,
-        )
+        raise _refusal(submitted, principal)
     try:
         await state.records.insert(
             {
                 "id": uuid.UUID(generation_id),
+                "api_key_id": principal.key_id,
                 "status": GenerationStatus.QUEUED.value,
                 "llm_model": str(request["model"]),
                 "stream": stream,
-                "prompt": prompt,
+                "prompt": prompt if settings.STORE_CONTENT else None,
                 "queued_at": queued_at,
                 "chunk_count": 0,
                 "attempts": 0,
@@ -90,3 +100,22 @@ async def submit_generation(
         await request_cancel(state.redis, generation_id, ttl_s=state.cancellations.clients_ttl)
         raise
     return relay
+
+
+def _refusal(submitted: Submitted, principal: Principal) -> AppError:
+    if submitted.rate_limited:
+        return RateLimited(
+            f"this key may start {principal.rate_limit_rpm} generations per minute",
+            retry_after=max(1, submitted.depth),
+        )
+    if submitted.busy:
+        return RateLimited(
+            f"this key may run {principal.concurrency_limit} generations at once",
+            retry_after=1,
+        )
+    if submitted.full:
+        return QueueFull(
+            f"the queue is full ({submitted.depth} generations waiting); try again later",
+            retry_after=FULL_QUEUE_RETRY_AFTER_SECONDS,
+        )
+    return AppError("a generation with this id exists already")

@@ -14,7 +14,7 @@ import orjson
 
 from shared.batching import GroupCommit
 from shared.errors import AppError
-from shared.jobs import WAITING_KEY
+from shared.jobs import WAITING_KEY, active_key
 from shared.redis import RedisLink
 from shared.stream import CHUNK, START, TERMINAL, live_channel, log_key
 
@@ -39,10 +39,17 @@ class GenerationStream:
     """
 
     def __init__(
-        self, publisher: "StreamPublisher", generation_id: str, last_seq: int, linger: float
+        self,
+        publisher: "StreamPublisher",
+        generation_id: str,
+        last_seq: int,
+        linger: float,
+        owner: str | None,
     ) -> None:
         self._publisher = publisher
         self.generation_id = generation_id
+        # Whose concurrency count the generation takes a place in, freed with its last event.
+        self.owner = owner
         self.seq = last_seq
         self.chunks = 0
         self.failed: Exception | None = None
@@ -113,9 +120,14 @@ class StreamPublisher:
         await self._link.aclose()
 
     def open(
-        self, generation_id: str, last_seq: int = 0, *, linger: float = 0.0
+        self,
+        generation_id: str,
+        last_seq: int = 0,
+        *,
+        linger: float = 0.0,
+        owner: str | None = None,
     ) -> GenerationStream:
-        return GenerationStream(self, generation_id, last_seq, linger)
+        return GenerationStream(self, generation_id, last_seq, linger, owner)
 
     def _events(self, items: list[_Item]) -> tuple[list[tuple[int, bytes]], bool, bool]:
         """Number one generation's items, joining consecutive text into one chunk."""
@@ -154,6 +166,8 @@ class StreamPublisher:
             own = [("XADD", key, f"0-{seq}", "e", data) for seq, data in events]
             if started:
                 own.append(("ZREM", WAITING_KEY, gid))  # it waits no longer
+            if terminal and stream.owner is not None:
+                own.append(("ZREM", active_key(stream.owner), gid))
             if not stream._expiry_set or terminal:
                 # While it runs the log outlives the longest generation; once it ends, the
                 # retention time counts from the end.

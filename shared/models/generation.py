@@ -2,7 +2,17 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base
@@ -35,9 +45,14 @@ class Generation(Base):
             name="status_valid",
         ),
         Index("ix_generations_queued_at", "queued_at"),
+        Index("ix_generations_api_key_id_queued_at", "api_key_id", "queued_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The key that asked for it; NULL for the master key.
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
     status: Mapped[str] = mapped_column(String(16), default=GenerationStatus.QUEUED)
     llm_model: Mapped[str] = mapped_column(String(200))
     stream: Mapped[bool] = mapped_column(Boolean)

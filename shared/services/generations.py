@@ -8,9 +8,10 @@ final status is written once: the first writer wins, so a late "succeeded" never
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, literal_column, update
+from sqlalchemy import bindparam, literal_column, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,8 +88,32 @@ UPSERT_RUNNING = _upsert(RUNNING_FIELDS, (GenerationStatus.QUEUED.value,))
 UPSERT_OUTCOME = _upsert(OUTCOME_FIELDS, OPEN_STATUSES)
 
 
-async def get_generation(session: AsyncSession, *, generation_id: uuid.UUID) -> Generation | None:
-    return await session.get(Generation, generation_id)
+def _owned_by(api_key_id: uuid.UUID | None) -> Any:
+    return Generation.api_key_id.is_not_distinct_from(api_key_id)
+
+
+async def get_generation(
+    session: AsyncSession, *, generation_id: uuid.UUID, api_key_id: uuid.UUID | None
+) -> Generation | None:
+    """A generation of this key (`api_key_id` None: the master key's); another key's is None."""
+    return await session.scalar(
+        select(Generation).where(Generation.id == generation_id, _owned_by(api_key_id))
+    )
+
+
+async def list_generations(
+    session: AsyncSession,
+    *,
+    api_key_id: uuid.UUID | None,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Generation]:
+    """This key's generations, newest first, after the cursor `before` (queued_at, id)."""
+    stmt = select(Generation).where(_owned_by(api_key_id))
+    if before is not None:
+        stmt = stmt.where(tuple_(Generation.queued_at, Generation.id) < tuple_(*before))
+    stmt = stmt.order_by(Generation.queued_at.desc(), Generation.id.desc()).limit(limit)
+    return list((await session.scalars(stmt)).all())
 
 
 async def finish_open(
@@ -100,10 +125,10 @@ async def finish_open(
     error_message: str,
     finished_at: Any,
     only_queued: bool = False,
-) -> bool:
+) -> Generation | None:
     """End a generation no worker will finish (cancelled in the queue, worker lost, timed out).
 
-    Returns whether the row changed: False if it was final already (or running, with
+    Returns the row if it changed; None if it was final already (or running, with
     `only_queued`), in which case whoever holds it records the outcome.
     """
     table = Generation.__table__
@@ -117,6 +142,7 @@ async def finish_open(
             error_message=error_message,
             finished_at=finished_at,
         )
+        .returning(table)
     )
-    result = await session.execute(stmt)
-    return bool(result.rowcount)
+    row = (await session.execute(stmt)).first()
+    return Generation(**row._mapping) if row is not None else None

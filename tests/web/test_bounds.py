@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from shared.models import Generation
 from tests import sse
+from tests.conftest import AUTH
 from tests.helpers import directive, final_record, sim_records, unique
 
 pytestmark = pytest.mark.e2e
@@ -16,14 +17,14 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 async def tight(tight_stack, redis_of):
     await redis_of(tight_stack)
-    async with httpx.AsyncClient(base_url=tight_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=tight_stack.url, headers=AUTH, timeout=30) as http:
         yield http
 
 
 @pytest.fixture
 async def workerless(workerless_stack, redis_of):
     redis = await redis_of(workerless_stack)
-    async with httpx.AsyncClient(base_url=workerless_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=workerless_stack.url, headers=AUTH, timeout=30) as http:
         yield http, redis
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from shared.models import Generation
 from tests import sse
+from tests.conftest import AUTH
 from tests.helpers import (
     OpenStream,
     directive,
@@ -59,7 +60,9 @@ async def test_client_back_within_the_grace_period_keeps_the_generation(client, 
 
 async def test_json_client_that_hangs_up_cancels_its_generation(stack, sim, sessions):
     prompt = directive(**SLOW) + unique()
-    async with httpx.AsyncClient(base_url=stack.url, timeout=httpx.Timeout(0.8)) as impatient:
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers=AUTH, timeout=httpx.Timeout(0.8)
+    ) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.post("/api/v1/generate", json={"prompt": prompt})
     record = await sim_outcome(sim, prompt, timeout=10)
@@ -105,7 +108,7 @@ async def test_queued_generation_whose_client_left_never_starts(
     await redis_of(tight_stack)  # one slot, DISCONNECT_GRACE_SECONDS=0
     busy = directive(n=200, rate=100) + unique("busy")
     waiting = unique("waiting")
-    async with httpx.AsyncClient(base_url=tight_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=tight_stack.url, headers=AUTH, timeout=30) as http:
         async with OpenStream(
             http, "POST", "/api/v1/generate", json={"prompt": busy, "stream": True}
         ) as slot:

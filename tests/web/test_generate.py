@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from shared.models import Generation
 from simulator.script import tokens_for
 from tests import sse
+from tests.conftest import AUTH
 from tests.helpers import directive
 
 pytestmark = pytest.mark.e2e
@@ -199,7 +200,9 @@ async def test_busy_ollama_is_retried_before_any_chunk(client, sim):
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_unknown_model_is_a_502_naming_the_model(missing_model_stack, stream):
-    async with httpx.AsyncClient(base_url=missing_model_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=missing_model_stack.url, headers=AUTH, timeout=30
+    ) as http:
         r = await http.post("/api/v1/generate", json={"prompt": "hi", "stream": stream})
     assert r.status_code == 502
     error = r.json()["error"]
@@ -209,7 +212,7 @@ async def test_unknown_model_is_a_502_naming_the_model(missing_model_stack, stre
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_unreachable_ollama_is_a_503_not_a_hang(unreachable_stack, stream):
-    async with httpx.AsyncClient(base_url=unreachable_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=unreachable_stack.url, headers=AUTH, timeout=30) as http:
         r = await http.post("/api/v1/generate", json={"prompt": "hi", "stream": stream})
     assert r.status_code == 503
     assert r.json()["error"]["type"] == "upstream_unavailable"

@@ -6,6 +6,7 @@ import pytest
 
 from simulator.script import tokens_for
 from tests import sse
+from tests.conftest import AUTH
 from tests.helpers import OpenStream, directive, final_record, unique
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,7 @@ async def test_stream_past_its_retention_is_410(tight_stack, redis_of):
     import httpx
 
     await redis_of(tight_stack)
-    async with httpx.AsyncClient(base_url=tight_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=tight_stack.url, headers=AUTH, timeout=30) as http:
         r = await http.post("/api/v1/generate", json={"prompt": unique()})
         gid = r.json()["id"]
         assert (await http.get(f"/api/v1/generations/{gid}/stream")).status_code == 200

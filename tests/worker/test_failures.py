@@ -11,11 +11,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shared.jobs import GenerationJob, JobSubmitter
+from shared.jobs import GenerationJob, JobSubmitter, Limits
 from shared.models import Generation
 from shared.redis import RedisLink, serialize_job
 from shared.stream import CHUNK, START, Event, log_key, read_log
 from tests import processes
+from tests.conftest import AUTH
 from tests.helpers import (
     OpenStream,
     directive,
@@ -51,7 +52,7 @@ async def lab(lab_stack, redis_of, log_dir):
         started.append(proc)
         return proc
 
-    async with httpx.AsyncClient(base_url=lab_stack.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=lab_stack.url, headers=AUTH, timeout=30) as http:
         yield Lab(http, redis, lab_stack.redis_url, start_worker)
     for proc in started:
         proc.signal(signal.SIGKILL)
@@ -125,7 +126,15 @@ async def test_a_rerun_refuses_a_half_streamed_generation(lab, sim, sessions, st
     link = RedisLink(lab.redis_url)
     submitter = JobSubmitter(link, serializer=serialize_job)
     submitter.start()
-    await submitter.submit(job, max_depth=10, expires_s=60, clients_ttl_s=60, channel="unused")
+    await submitter.submit(
+        job,
+        max_depth=10,
+        expires_s=60,
+        clients_ttl_s=60,
+        channel="unused",
+        limits=Limits(owner="master"),
+        longest_s=60,
+    )
     await submitter.aclose()
     await link.aclose()
     lab.start_worker()

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from shared.errors import InvalidRequest
 from web import delivery, sse
-from web.deps import StateDep
+from web.deps import PrincipalDep, StateDep
 from web.responses import JSON
 from web.submit import submit_generation
 
@@ -28,8 +28,10 @@ class GenerateResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict] = {
+    401: {"description": "No API key, or not a valid one."},
     413: {"description": "The body is larger than MAX_BODY_BYTES."},
     422: {"description": "The body is not a valid request (missing, empty or too long prompt)."},
+    429: {"description": "The key's requests per minute or concurrent generations are spent."},
     502: {"description": "Ollama failed, or does not have the model."},
     503: {"description": "The queue is full; Ollama, Redis or PostgreSQL is unavailable."},
     504: {"description": "Ollama was too slow."},
@@ -44,14 +46,21 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         **ERROR_RESPONSES,
     },
 )
-async def generate(body: GenerateRequest, request: Request, state: StateDep) -> Response:
+async def generate(
+    body: GenerateRequest, request: Request, state: StateDep, principal: PrincipalDep
+) -> Response:
     """Generate text with the server's model: the whole answer as JSON, or a stream of events."""
     settings = state.settings
     if len(body.prompt) > settings.MAX_PROMPT_CHARS:
         raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
     ollama_request = {"model": settings.OLLAMA_MODEL, "prompt": body.prompt}
     relay = await submit_generation(
-        state, kind="generate", request=ollama_request, prompt=body.prompt, stream=body.stream
+        state,
+        principal,
+        kind="generate",
+        request=ollama_request,
+        prompt=body.prompt,
+        stream=body.stream,
     )
     if body.stream:
         return await delivery.stream(relay, sse.FRAMING, state.cancellations)

@@ -1,11 +1,13 @@
 """A generation after it was submitted: its record, its stream (resume), its cancellation."""
 
+import base64
 import uuid
 from datetime import datetime
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Header, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from shared.errors import Gone, InvalidRequest, NotFound
@@ -13,7 +15,8 @@ from shared.models import Generation, GenerationStatus
 from shared.services import generations
 from shared.stream import log_key
 from web import delivery, sse
-from web.deps import StateDep
+from web.auth import Principal
+from web.deps import PrincipalDep, StateDep
 from web.relay import Relay
 
 router = APIRouter(prefix="/api/v1/generations", tags=["generations"])
@@ -48,18 +51,61 @@ class CancelOut(BaseModel):
     status: str
 
 
-async def _find(state: StateDep, generation_id: uuid.UUID) -> Generation:
+class GenerationPage(BaseModel):
+    data: list[GenerationOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+
+
+def encode_cursor(row: Generation) -> str:
+    raw = orjson.dumps([row.queued_at.isoformat(), str(row.id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        queued_at, row_id = orjson.loads(raw)
+        return datetime.fromisoformat(queued_at), uuid.UUID(row_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidRequest("cursor: not a cursor this API returned") from None
+
+
+async def _find(state: StateDep, principal: Principal, generation_id: uuid.UUID) -> Generation:
+    """The caller's own generation; another key's is not found (404, not 403)."""
     async with state.sessions() as session:
-        row = await generations.get_generation(session, generation_id=generation_id)
+        row = await generations.get_generation(
+            session, generation_id=generation_id, api_key_id=principal.key_id
+        )
     if row is None:
         raise NotFound(f"no generation {generation_id}")
     return row
 
 
+@router.get("", response_model=GenerationPage)
+async def list_generations(
+    state: StateDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query()] = None,
+) -> GenerationPage:
+    """The caller's generations, newest first, a page at a time."""
+    before = decode_cursor(cursor) if cursor else None
+    async with state.sessions() as session:
+        rows = await generations.list_generations(
+            session, api_key_id=principal.key_id, limit=limit, before=before
+        )
+    return GenerationPage(
+        data=[GenerationOut.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None,
+    )
+
+
 @router.get("/{generation_id}", response_model=GenerationOut)
-async def get_generation(generation_id: uuid.UUID, state: StateDep) -> Generation:
+async def get_generation(
+    generation_id: uuid.UUID, state: StateDep, principal: PrincipalDep
+) -> Generation:
     """A generation's record: status, timestamps, token counts, Ollama's timings, text."""
-    return await _find(state, generation_id)
+    return await _find(state, principal, generation_id)
 
 
 def _after(header: str | None, query: int | None) -> int:
@@ -79,12 +125,13 @@ def _after(header: str | None, query: int | None) -> int:
 async def resume_stream(
     generation_id: uuid.UUID,
     state: StateDep,
+    principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(alias="last_event_id")] = None,
 ) -> Response:
     """The generation's events after Last-Event-ID (header or query): logged, then live."""
     after_seq = _after(last_event_id, after)
-    row = await _find(state, generation_id)
+    row = await _find(state, principal, generation_id)
     gid = str(generation_id)
     if GenerationStatus(row.status).is_final and not await state.redis.exists(log_key(gid)):
         retention = state.settings.STREAM_RETENTION_SECONDS
@@ -105,9 +152,11 @@ async def resume_stream(
 
 
 @router.post("/{generation_id}/cancel", response_model=CancelOut)
-async def cancel_generation(generation_id: uuid.UUID, state: StateDep) -> CancelOut:
+async def cancel_generation(
+    generation_id: uuid.UUID, state: StateDep, principal: PrincipalDep
+) -> CancelOut:
     """Cancel a generation; idempotent. `running` means its worker is stopping it now."""
-    status = await state.cancellations.cancel(str(generation_id))
+    status = await state.cancellations.cancel(str(generation_id), api_key_id=principal.key_id)
     if status is None:
         raise NotFound(f"no generation {generation_id}")
     return CancelOut(id=generation_id, status=status.value)

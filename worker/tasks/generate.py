@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
-from shared.jobs import GenerationJob, cancel_key
+from shared.jobs import GenerationJob, cancel_key, owner_of
 from shared.models import GenerationStatus
 from shared.ollama import Bounds
 from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, read_log
@@ -35,8 +35,14 @@ async def generate(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     state: WorkerState = ctx["state"]
     job = GenerationJob.model_validate(payload)
     state.active.add(job.generation_id)
+    run = GenerationRun(state, job, attempt=int(ctx.get("job_try", 1)))
     try:
-        await GenerationRun(state, job, attempt=int(ctx.get("job_try", 1))).run()
+        await run.run()
+    except Exception as e:
+        # A bug must not leave a client waiting for a stream that will never end.
+        log.exception("generation %s: the worker failed", job.generation_id)
+        await run.fail_unexpectedly(e)
+        raise
     finally:
         state.active.discard(job.generation_id)
 
@@ -50,6 +56,7 @@ class GenerationRun:
         self.state = state
         self.job = job
         self.uuid = uuid.UUID(job.generation_id)
+        self.owner = owner_of(job.api_key_id)
         self.attempt = attempt
         self.texts: list[str] = []
         self.stats: dict[str, Any] = {}
@@ -61,7 +68,9 @@ class GenerationRun:
         if resume_from is None:
             return
         linger = 0.0 if self.job.stream else WHOLE_ANSWER_FLUSH_SECONDS
-        stream = self.state.publisher.open(self.job.generation_id, resume_from, linger=linger)
+        stream = self.state.publisher.open(
+            self.job.generation_id, resume_from, linger=linger, owner=self.owner
+        )
         stream.post(START, {"worker": self.state.worker_id, "attempt": self.attempt})
         running = asyncio.get_running_loop().call_later(
             RUNNING_RECORD_AFTER_SECONDS, self._record_running, stream
@@ -83,6 +92,19 @@ class GenerationRun:
         finally:
             running.cancel()
 
+    async def fail_unexpectedly(self, error: Exception) -> None:
+        """End the stream and the record after an error nobody expected (a bug)."""
+        try:
+            events = await read_log(self.state.redis, self.job.generation_id)
+            if events and events[-1].is_terminal:
+                return
+            stream = self.state.publisher.open(
+                self.job.generation_id, events[-1].seq if events else 0, owner=self.owner
+            )
+            await self._fail(stream, AppError(f"the worker failed ({type(error).__name__})"))
+        except Exception:
+            log.exception("generation %s: could not report the failure", self.job.generation_id)
+
     async def _after_cancel(self, stream: GenerationStream) -> None:
         if await self._cancel_requested():
             await self._fail(stream, CANCELLED)
@@ -98,7 +120,7 @@ class GenerationRun:
         earlier = await read_log(self.state.redis, gen_id)
         if not earlier:
             return 0
-        stream = self.state.publisher.open(gen_id, earlier[-1].seq)
+        stream = self.state.publisher.open(gen_id, earlier[-1].seq, owner=self.owner)
         if any(e.type in TERMINAL for e in earlier):
             return None
         if any(e.type == CHUNK for e in earlier):
@@ -160,10 +182,11 @@ class GenerationRun:
         job = self.job
         return {
             "id": self.uuid,
+            "api_key_id": uuid.UUID(job.api_key_id) if job.api_key_id else None,
             "status": status.value,
             "llm_model": str(job.request.get("model")),
             "stream": job.stream,
-            "prompt": job.request.get("prompt"),
+            "prompt": job.request.get("prompt") if job.store_content else None,
             "queued_at": datetime.fromtimestamp(job.queued_at, UTC),
             "started_at": self.started_at,
             "worker_id": self.state.worker_id,
@@ -180,7 +203,7 @@ class GenerationRun:
         stats = self.stats
         row = {
             **self._row(stream, status),
-            "response": "".join(self.texts),
+            "response": "".join(self.texts) if self.job.store_content else None,
             "error_type": error.type if error else None,
             "error_message": error.message if error else None,
             "done_reason": stats.get("done_reason"),

@@ -1,0 +1,151 @@
+"""Who is asking: the API key of a request, checked against the keyed hashes in PostgreSQL.
+
+Clients send `Authorization: Bearer <key>` (OpenAI's convention) or `X-API-Key: <key>`. The
+master key (MASTER_API_KEY) manages keys and is accepted as a key without limits. Lookups are
+cached for a short while, so that a request costs no database round trip; a revocation reaches
+every web process at once through the stream hub's control channel (and the cache's expiry
+bounds a missed notice). When a key was last used is written at its first use, then at most
+once a minute.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import security
+from shared.config import Settings
+from shared.db import transaction
+from shared.errors import Unauthorized
+from shared.models import ApiKey
+from shared.services import api_keys
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 30.0
+UNKNOWN_CACHE_SECONDS = 2.0
+TOUCH_EVERY_SECONDS = 60.0
+REVOKED_NOTICE = "key-revoked"
+CONTROL_CHANNEL = "hub:control"  # the stream hub's (web/hub.py); it hands the notices here
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: uuid.UUID | None  # None: the master key
+    name: str
+    rate_limit_rpm: int  # 0: unlimited
+    concurrency_limit: int  # 0: unlimited
+
+    @property
+    def is_master(self) -> bool:
+        return self.key_id is None
+
+    @property
+    def owner(self) -> str:
+        """The name its limits are kept under in Redis."""
+        return "master" if self.key_id is None else str(self.key_id)
+
+
+MASTER = Principal(None, "master", 0, 0)
+
+
+class Authenticator:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._secret = settings.API_KEY_HASH_SECRET.get_secret_value()
+        master = settings.MASTER_API_KEY
+        self._master = master.get_secret_value() if master else None
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._used: dict[uuid.UUID, datetime] = {}
+        self._touched: dict[uuid.UUID, float] = {}
+        self._touch_wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._touch_loop(), name="api-keys.touch")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._touch()
+
+    async def authenticate(self, key: str | None) -> Principal:
+        if not key:
+            raise Unauthorized("an API key is required: send Authorization: Bearer <key>")
+        if self._master is not None and security.same(key, self._master):
+            return MASTER
+        if not security.looks_like_key(key):
+            raise Unauthorized("invalid API key")
+        key_hash = security.hash_key(self._secret, key)
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            principal = cached[1]
+        else:
+            async with self._sessions() as session:
+                row = await api_keys.find_by_hash(session, key_hash=key_hash)
+            principal = (
+                self._principal(row) if row and security.same(row.key_hash, key_hash) else None
+            )
+            ttl = CACHE_SECONDS if principal is not None else UNKNOWN_CACHE_SECONDS
+            self._cache[key_hash] = (now + ttl, principal)
+        if principal is None:
+            raise Unauthorized("invalid or revoked API key")
+        assert principal.key_id is not None
+        if now - self._touched.get(principal.key_id, -TOUCH_EVERY_SECONDS) >= TOUCH_EVERY_SECONDS:
+            self._touched[principal.key_id] = now
+            self._used[principal.key_id] = datetime.now(UTC)
+            self._touch_wake.set()
+        return principal
+
+    def _principal(self, row: ApiKey) -> Principal | None:
+        if row.revoked_at is not None:
+            return None
+        s = self._settings
+        rpm = row.rate_limit_rpm if row.rate_limit_rpm is not None else s.DEFAULT_RATE_LIMIT_RPM
+        concurrency = (
+            row.concurrency_limit
+            if row.concurrency_limit is not None
+            else s.DEFAULT_CONCURRENCY_LIMIT
+        )
+        return Principal(row.id, row.name, rpm, concurrency)
+
+    def forget(self, key_id: str) -> None:
+        """A key was revoked (or changed): drop what is cached of it."""
+        self._cache = {
+            h: entry
+            for h, entry in self._cache.items()
+            if entry[1] is None or str(entry[1].key_id) != key_id
+        }
+
+    async def _touch_loop(self) -> None:
+        while True:
+            await self._touch_wake.wait()
+            self._touch_wake.clear()
+            await self._touch()
+
+    async def _touch(self) -> None:
+        used, self._used = self._used, {}
+        if not used:
+            return
+        try:
+            async with transaction(self._sessions) as session:
+                await api_keys.touch_keys(session, used=used)
+        except Exception as e:  # when a key was used is worth a retry, not a failed request
+            log.warning("could not record key use: %r", e)
+            for key_id, when in used.items():
+                self._used.setdefault(key_id, when)
+
+
+async def announce_revocation(redis: Redis, key_id: uuid.UUID) -> None:
+    """Tell every web process to forget what it cached of the key."""
+    await redis.publish(CONTROL_CHANNEL, f"{REVOKED_NOTICE} {key_id}")
