@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     ENVIRONMENT: Literal["dev", "prod", "test"] = "dev"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one JSON object per line (for log collectors); text: for a terminal.
+    LOG_FORMAT: Literal["json", "text"] = "json"
 
     DATABASE_URL: PostgresDsn = PostgresDsn("postgresql+asyncpg://llm:llm@db:5432/llm")
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1)
@@ -78,6 +80,8 @@ class Settings(BaseSettings):
     # A worker refreshes its heartbeat this often; the web process treats a worker whose
     # heartbeat is 3 intervals old as dead and fails its generations.
     WORKER_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
+    # Each worker serves its own Prometheus metrics on this port (0: none).
+    WORKER_METRICS_PORT: int = Field(default=9191, ge=0, le=65535)
 
     @field_validator("DATABASE_URL", mode="before")
     @classmethod

@@ -85,6 +85,7 @@ class GenerationJob(BaseModel):
     queued_at: float = 0.0  # epoch seconds
     api_key_id: str | None = None  # None: the master key
     store_content: bool = True
+    request_id: str | None = None  # for the worker's log lines
 
 
 class Limits(BaseModel):

@@ -3,8 +3,8 @@ Redis database, and the real simulator, API and worker processes.
 
 TEST_DATABASE_ADMIN_URL (default postgresql://127.0.0.1:5432/postgres) names a database the
 tests can connect to in order to create and drop their own; TEST_REDIS_URL (default
-redis://127.0.0.1:6379/15) names the Redis database the tests flush; databases 8 and 10-14 of the
-same server serve the extra stacks some tests start (the benchmark uses 9).
+redis://127.0.0.1:6379/15) names the Redis database the tests flush; other databases of the
+same server serve the extra stacks some tests start (7, 8, 10-14; the benchmark uses 9).
 """
 
 import asyncio
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from alembic import command
 from shared.config import asyncpg_url
+from shared.jobs import HEARTBEATS_KEY
 from shared.redis import RedisLink
 from tests import processes
 
@@ -74,11 +75,22 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
+async def empty(client: Redis) -> None:
+    """Everything but the live workers' heartbeats goes (they come back only at the next beat)."""
+    doomed = [
+        key
+        async for key in client.scan_iter(count=1000)
+        if key != HEARTBEATS_KEY.encode() and not key.startswith(b"worker:")
+    ]
+    if doomed:
+        await client.delete(*doomed)
+
+
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    """The test Redis database, empty at the start of each test."""
+    """The test Redis database, empty at the start of each test (but for heartbeats)."""
     client = Redis.from_url(REDIS_URL)
-    await client.flushdb()
+    await empty(client)
     yield client
     await client.aclose()
 
@@ -120,6 +132,7 @@ def stack_env(
         "DISCONNECT_GRACE_SECONDS": "1",
         "WORKER_HEARTBEAT_SECONDS": "1",
         "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
+        "WORKER_METRICS_PORT": "0",
         "LOG_LEVEL": "INFO",
     }
     env.update({k: str(v) for k, v in extra.items()})
@@ -153,7 +166,8 @@ def start_stack(env: dict[str, str], log_dir: Path, name: str, *, worker: bool =
 @pytest.fixture(scope="session")
 def stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
     """The API and one worker, as real processes, on the test database and Redis."""
-    started = start_stack(stack_env(database_url, REDIS_URL, simulator), log_dir, "main")
+    env = stack_env(database_url, REDIS_URL, simulator, WORKER_METRICS_PORT=processes.free_port())
+    started = start_stack(env, log_dir, "main")
     yield started
     started.stop()
 
@@ -245,7 +259,7 @@ async def redis_of() -> AsyncIterator[Callable[[Stack], Awaitable[Redis]]]:
 
     async def open_for(stack: Stack) -> Redis:
         client = Redis.from_url(stack.redis_url)
-        await client.flushdb()
+        await empty(client)
         clients.append(client)
         return client
 
@@ -279,3 +293,13 @@ def key_client(stack: Stack, key: str | None) -> httpx.AsyncClient:
     """A client of the stack that sends `key` (none at all if it is empty)."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def databaseless_stack(simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """An API whose DATABASE_URL points at a port nothing listens on (no worker)."""
+    dead = f"postgresql://127.0.0.1:{processes.free_port()}/nowhere"
+    env = stack_env(dead, redis_db_url(7), simulator)
+    started = start_stack(env, log_dir, "databaseless", worker=False)
+    yield started
+    started.stop()

@@ -24,6 +24,7 @@ from shared.jobs import active_key, clients_key, owner_of, request_cancel
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
 from shared.stream import ERROR, append_terminal
+from web import metrics
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,13 @@ class Cancellations:
                 return
             await asyncio.sleep(self._settings.DISCONNECT_GRACE_SECONDS)
             if int(await self._redis.get(clients_key(generation_id)) or 0) <= 0:
-                log.info("generation %s: no client left; cancelling", generation_id)
-                await self.cancel(generation_id)
+                log.info("no client left; cancelling", extra={"generation": generation_id})
+                await self.cancel(generation_id, reason="client_left")
         except (RedisError, OSError) as e:
             log.warning("generation %s: could not check its clients: %r", generation_id, e)
 
     async def cancel(
-        self, generation_id: str, *, api_key_id: Any = ANY_KEY
+        self, generation_id: str, *, api_key_id: Any = ANY_KEY, reason: str = "requested"
     ) -> GenerationStatus | None:
         """Cancel a generation (idempotent); its status afterwards, None if there is no such one.
 
@@ -93,6 +94,7 @@ class Cancellations:
             return None
         if GenerationStatus(row.status).is_final:
             return GenerationStatus(row.status)
+        metrics.CANCELLATIONS.labels(reason).inc()
         await request_cancel(self._redis, generation_id, ttl_s=self.clients_ttl)
         if await self.abandon(
             generation_id, Cancelled("the generation was cancelled"), only_queued=True

@@ -17,7 +17,9 @@ from starlette.responses import Response, StreamingResponse
 
 from shared.errors import AppError, error_from_dict
 from shared.stream import CHUNK, DONE, ERROR, Event
+from web import metrics
 from web.cancel import Cancellations
+from web.queue import QueueStatus
 from web.relay import Relay
 
 
@@ -30,6 +32,8 @@ class Framing:
     error: Callable[[int, dict[str, Any]], bytes]  # a final error event
     keepalive: bytes  # written on an idle tick
     headers: dict[str, str] = field(default_factory=dict)
+    # Written on an idle tick while the generation waits in the queue (position, wait).
+    queued: Callable[[dict[str, Any]], bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -38,6 +42,14 @@ class Whole:
 
     text: str
     stats: dict[str, Any]
+
+
+async def _with_first(
+    first: list[Event], rest: AsyncIterator[list[Event]]
+) -> AsyncIterator[list[Event]]:
+    yield first
+    async for batch in rest:
+        yield batch
 
 
 class ClientGone(Exception):
@@ -92,7 +104,9 @@ async def collect_whole(relay: Relay, request: Request, cancellations: Cancellat
         relay.close()
 
 
-async def stream(relay: Relay, framing: Framing, cancellations: Cancellations) -> Response:
+async def stream(
+    relay: Relay, framing: Framing, cancellations: Cancellations, queue: QueueStatus
+) -> Response:
     """Wait briefly for the first event, so a quick failure gets a real status, then stream."""
     batches = relay.batches()
     first: list[Event] = []
@@ -115,10 +129,21 @@ async def stream(relay: Relay, framing: Framing, cancellations: Cancellations) -
         error.generation_id = relay.generation_id
         raise error
     return StreamingResponse(
-        _body(relay, batches, first, framing, cancellations),
+        _body(relay, batches, first, framing, cancellations, queue),
         media_type=framing.media_type,
         headers={**framing.headers, "X-Generation-ID": relay.generation_id},
     )
+
+
+async def _idle(relay: Relay, framing: Framing, queue: QueueStatus) -> bytes:
+    """A keep-alive; while queued, the generation's place and estimated wait instead."""
+    if framing.queued is None or relay.phase != "queued":
+        return framing.keepalive
+    position = await queue.position(relay.generation_id)
+    if position is None:
+        return framing.keepalive
+    wait = (await queue.snapshot()).wait_for(position)
+    return framing.queued({"position": position, "estimated_wait_seconds": wait})
 
 
 async def _body(
@@ -127,16 +152,27 @@ async def _body(
     first: list[Event],
     framing: Framing,
     cancellations: Cancellations,
+    queue: QueueStatus,
 ) -> AsyncIterator[bytes]:
     finished = bool(first) and first[-1].is_terminal
+    first_text = False
     try:
-        yield framing.encode(first) or framing.keepalive
-        async for batch in batches:
+        async for batch in _with_first(first, batches):
+            if batch is first and not framing.encode(first):
+                batch = []  # only internal events so far: the idle tick's bytes instead
             if batch and batch[-1].is_terminal:
                 finished = True
-            yield framing.encode(batch) if batch else framing.keepalive
+            if not first_text and any(e.type == CHUNK for e in batch):
+                first_text = True
+                metrics.TIME_TO_FIRST_TOKEN.observe(relay.age)
+            if batch and batch[-1].type == ERROR:
+                metrics.ERRORS.labels(str(batch[-1].payload.get("type"))).inc()
+            data = framing.encode(batch) if batch else await _idle(relay, framing, queue)
+            if data:
+                yield data
     except AppError as e:  # a bound ran out on this side, or the worker died
         finished = True
+        metrics.ERRORS.labels(e.type).inc()
         await cancellations.give_up(relay.generation_id, e)
         yield framing.error(relay.next_seq, e.to_dict())
     finally:

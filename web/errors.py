@@ -16,6 +16,7 @@ from shared.errors import (
     InvalidRequest,
     Unauthorized,
 )
+from web import metrics
 from web.responses import JSON
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: BodyTooLarge.typ
 
 
 def error_response(error: AppError, headers: dict[str, str] | None = None) -> JSON:
+    metrics.ERRORS.labels(error.type).inc()
     headers = dict(headers or {})
     if error.generation_id is not None:
         headers["X-Generation-ID"] = error.generation_id

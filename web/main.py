@@ -11,11 +11,14 @@ from shared.jobs import JobSubmitter
 from shared.logs import configure_logging
 from shared.records import RecordWriter
 from shared.redis import RedisLink, create_redis, serialize_job
-from web import errors
+from web import errors, metrics
 from web.auth import REVOKED_NOTICE, Authenticator
 from web.cancel import Cancellations
 from web.hub import StreamHub
 from web.limits import BodyLimit
+from web.observe import Observe
+from web.queue import QueueStatus
+from web.readiness import Readiness
 from web.routes import generate, generations, health, keys
 from web.state import AppState
 
@@ -32,13 +35,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     link = RedisLink(settings.redis_url)
     submitter = JobSubmitter(link, serializer=serialize_job)
     auth = Authenticator(sessions, settings)
+    queue = QueueStatus(redis, heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS)
+    readiness = Readiness(sessions, redis, queue)
+    metrics.OPEN_STREAMS.set_function(lambda: hub.open_subscriptions)
     hub.on_control(REVOKED_NOTICE, auth.forget)
     await hub.start()
     await records.start()
     submitter.start()
     auth.start()
     app.state.app = AppState(
-        settings, engine, sessions, redis, hub, records, cancellations, submitter, auth
+        settings,
+        engine,
+        sessions,
+        redis,
+        hub,
+        records,
+        cancellations,
+        submitter,
+        auth,
+        queue,
+        readiness,
     )
     try:
         yield
@@ -55,7 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     app = FastAPI(
         title="Private LLM API Server",
         summary="A queue, API keys and lossless streams in front of your own Ollama.",
@@ -63,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(Observe)
     app.state.settings = settings
     errors.install(app)
     app.include_router(generate.router)

@@ -55,6 +55,7 @@ class Relay:
         # waits for it before sending its headers, so that quick failures get a real status.
         self._first_tick = first_tick
         now = time.monotonic()
+        self._created = now
         self._phase = "queued"
         self._deadline = now + bounds.queue
         self._end = now + bounds.queue + bounds.total
@@ -68,6 +69,15 @@ class Relay:
         assert self._sub is not None, "open() first"
         await asyncio.wait_for(asyncio.shield(self._sub.confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
         self._replay = self._replay or replay
+
+    @property
+    def phase(self) -> str:
+        """queued, loading (picked up, no text yet) or streaming."""
+        return self._phase
+
+    @property
+    def age(self) -> float:
+        return time.monotonic() - self._created
 
     def close(self) -> None:
         if self._sub is not None:

@@ -8,6 +8,9 @@
 
     : keep-alive                (while nothing else is sent)
 
+    event: queued               (instead of a keep-alive while the job waits for a worker)
+    data: {"response": "", "queue": {"position": 2, "estimated_wait_seconds": 4.5}}
+
     id: 9
     event: error
     data: {"error": {"type": "...", "message": "..."}}
@@ -28,6 +31,12 @@ HEADERS = {
     # Tells nginx (and proxies that follow it) not to buffer the stream.
     "X-Accel-Buffering": "no",
 }
+
+
+def queued_event(status: dict) -> bytes:
+    # `response` is empty, so a client that joins every event's `response` is not disturbed;
+    # a browser's EventSource passes a named event only to listeners for "queued".
+    return b'event: queued\ndata: {"response": "", "queue": %s}\n\n' % orjson.dumps(status)
 
 
 def error_event(seq: int, error: dict) -> bytes:
@@ -55,4 +64,5 @@ FRAMING = Framing(
     error=error_event,
     keepalive=KEEPALIVE,
     headers=HEADERS,
+    queued=queued_event,
 )

@@ -11,6 +11,8 @@ from shared.records import RecordWriter
 from web.auth import Authenticator
 from web.cancel import Cancellations
 from web.hub import StreamHub
+from web.queue import QueueStatus
+from web.readiness import Readiness
 from web.relay import WaitBounds
 
 
@@ -25,6 +27,8 @@ class AppState:
     cancellations: Cancellations
     submitter: JobSubmitter
     auth: Authenticator
+    queue: QueueStatus
+    readiness: Readiness
 
     @property
     def wait_bounds(self) -> WaitBounds:

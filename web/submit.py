@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from shared import logs
 from shared.errors import AppError, QueueFull, RateLimited
 from shared.jobs import GenerationJob, Limits, Submitted, owner_of, request_cancel
 from shared.models import GenerationStatus
@@ -38,6 +39,7 @@ async def submit_generation(
     """Start a generation for `principal` and return its relay, open and listening."""
     settings = state.settings
     generation_id = str(uuid.uuid4())
+    logs.generation_id.set(generation_id)
     queued_at = datetime.now(UTC)
     relay = Relay(
         state.hub,
@@ -56,6 +58,7 @@ async def submit_generation(
         queued_at=queued_at.timestamp(),
         api_key_id=api_key_id,
         store_content=settings.STORE_CONTENT,
+        request_id=logs.request_id.get(),
     )
     limits = Limits(
         owner=owner_of(api_key_id),

@@ -1,8 +1,10 @@
 """A worker's background duties: its heartbeat, and the cleanup arq leaves to its users.
 
-- Heartbeat: `worker:<id>` (JSON: running generations, slots, host) with a TTL of three
-  intervals, plus the worker's score in the `workers` sorted set. arq's own health key is one per
-  queue and written hourly by default; a web process needs to know whether *this* worker lives.
+- Heartbeat: `worker:<id>` (JSON: running generations, slots, host, the average generation time,
+  and whether its Ollama answers and has the model) with a TTL of three intervals, plus the
+  worker's score in the `workers` sorted set. arq's own health key is one per queue and written
+  hourly by default; a web process needs to know whether *this* worker lives, and /readyz
+  whether Ollama works as the workers see it, without spending a generation to find out.
 - arq's abort set is never pruned (arq issue #485): every worker re-reads all of it on every
   poll, and an entry left for a finished job would abort a later job with the same id. Entries
   older than the queue timeout can no longer match a waiting job, so they go.
@@ -21,11 +23,52 @@ from arq.utils import timestamp_ms
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.errors import AppError
 from shared.jobs import HEARTBEATS_KEY, heartbeat_key
+from shared.ollama import OllamaClient
+from worker import metrics
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 60.0
+OLLAMA_CHECK_SECONDS = 5.0
+
+
+class Ewma:
+    """An exponentially weighted mean (the last ~20 values count most)."""
+
+    def __init__(self, alpha: float = 0.1) -> None:
+        self.alpha = alpha
+        self.value: float | None = None
+
+    def add(self, sample: float) -> None:
+        self.value = (
+            sample if self.value is None else self.value + self.alpha * (sample - self.value)
+        )
+
+
+class OllamaCheck:
+    """Whether Ollama answers and has the model, asked at most every OLLAMA_CHECK_SECONDS."""
+
+    def __init__(self, ollama: OllamaClient, model: str) -> None:
+        self._ollama = ollama
+        self._model = model if ":" in model else model + ":latest"
+        self._next = 0.0
+        self.state: dict[str, object] = {"ok": False, "error": "not checked yet"}
+
+    async def refresh(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + OLLAMA_CHECK_SECONDS
+        try:
+            names = await self._ollama.model_names()
+        except AppError as e:
+            self.state = {"ok": False, "error": e.message}
+        else:
+            has = self._model in names
+            error = None if has else f"Ollama does not have the model {self._model!r}"
+            self.state = {"ok": has, "error": error}
+        metrics.OLLAMA_UP.set(1 if self.state["ok"] else 0)
 
 
 class Housekeeping:
@@ -38,6 +81,8 @@ class Housekeeping:
         slots: int,
         running: Callable[[], int],
         abort_keep_s: float,
+        ollama: OllamaCheck,
+        durations: Ewma,
     ) -> None:
         self._redis = redis
         self.worker_id = worker_id
@@ -45,6 +90,8 @@ class Housekeeping:
         self._slots = slots
         self._running = running
         self._abort_keep_ms = int(abort_keep_s * 1000)
+        self._ollama = ollama
+        self._durations = durations
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -64,11 +111,14 @@ class Housekeeping:
 
     async def beat(self) -> None:
         ttl_ms = int(self._interval * 3 * 1000)
+        await self._ollama.refresh()
         state = {
             "id": self.worker_id,
             "host": socket.gethostname(),
             "running": self._running(),
             "slots": self._slots,
+            "average_seconds": self._durations.value,
+            "ollama": self._ollama.state,
             "at": time.time(),
         }
         async with self._redis.pipeline(transaction=False) as pipe:

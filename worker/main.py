@@ -19,7 +19,8 @@ from shared.logs import configure_logging
 from shared.ollama import OllamaClient
 from shared.records import RecordWriter
 from shared.redis import RedisLink, arq_redis, deserialize_job, redis_settings, serialize_job
-from worker.housekeeping import Housekeeping
+from worker import metrics
+from worker.housekeeping import Housekeeping, OllamaCheck
 from worker.pickup import Pickup, running_worker
 from worker.publisher import StreamPublisher
 from worker.state import WorkerState
@@ -35,7 +36,8 @@ asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    metrics.serve(settings.WORKER_METRICS_PORT)
     redis = ctx["redis"]
     records = RecordWriter(settings.database_url)
     # While it runs, a generation's log outlives the longest generation; afterwards it is kept
@@ -50,7 +52,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     await records.start()
     publisher.start()
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    state = WorkerState(settings, worker_id, redis, records, publisher, OllamaClient(settings))
+    ollama = OllamaClient(settings)
+    state = WorkerState(settings, worker_id, redis, records, publisher, ollama)
+    metrics.RUNNING.set_function(lambda: len(state.active))
     worker = running_worker()
     if worker is not None:
         state.pickup = Pickup(worker, redis, RedisLink(settings.redis_url))
@@ -64,14 +68,18 @@ async def startup(ctx: dict[str, Any]) -> None:
         slots=settings.WORKER_CONCURRENCY,
         running=lambda: len(state.active),
         abort_keep_s=settings.QUEUE_TIMEOUT_SECONDS + 60,
+        ollama=OllamaCheck(ollama, settings.OLLAMA_MODEL),
+        durations=state.durations,
     )
     await state.housekeeping.start()
     ctx["state"] = state
     log.info(
-        "worker %s ready: %d slots, Ollama at %s",
-        worker_id,
-        settings.WORKER_CONCURRENCY,
-        settings.ollama_base_url,
+        "worker ready",
+        extra={
+            "worker": worker_id,
+            "slots": settings.WORKER_CONCURRENCY,
+            "ollama": settings.ollama_base_url,
+        },
     )
 
 

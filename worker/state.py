@@ -7,7 +7,7 @@ from arq.connections import ArqRedis
 from shared.config import Settings
 from shared.ollama import OllamaClient
 from shared.records import RecordWriter
-from worker.housekeeping import Housekeeping
+from worker.housekeeping import Ewma, Housekeeping
 from worker.pickup import Pickup
 from worker.publisher import StreamPublisher
 
@@ -24,3 +24,5 @@ class WorkerState:
     housekeeping: Housekeeping | None = None
     # Generations this process is running now (reported in its heartbeat).
     active: set[str] = field(default_factory=set)
+    # Their recent duration, for the queue's wait estimate.
+    durations: Ewma = field(default_factory=Ewma)

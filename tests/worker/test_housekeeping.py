@@ -1,33 +1,78 @@
-"""The worker's heartbeat and the pruning of arq's abort set (arq issue #485)."""
+"""The worker's heartbeat (with its Ollama's state) and the pruning of arq's abort set (#485)."""
 
 import orjson
+import pytest
 from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
 
+from shared.config import Settings
 from shared.jobs import HEARTBEATS_KEY, heartbeat_key
-from worker.housekeeping import Housekeeping
+from shared.ollama import OllamaClient
+from worker.housekeeping import Ewma, Housekeeping, OllamaCheck
 
 
-def housekeeping(redis, **overrides) -> Housekeeping:
-    options = {"interval_s": 1.0, "slots": 4, "running": lambda: 2, "abort_keep_s": 60.0}
-    return Housekeeping(redis, "w-test", **{**options, **overrides})
+@pytest.fixture
+async def keeper(redis, simulator):
+    """`keeper(ollama_url=..., model=...)`: a Housekeeping like a worker's, with fake load."""
+    clients: list[OllamaClient] = []
+
+    def make(ollama_url: str | None = None, model: str = "qwen3:8b") -> Housekeeping:
+        client = OllamaClient(Settings(_env_file=None, OLLAMA_BASE_URL=ollama_url or simulator))
+        clients.append(client)
+        durations = Ewma()
+        durations.add(2.0)
+        return Housekeeping(
+            redis,
+            "w-test",
+            interval_s=1.0,
+            slots=4,
+            running=lambda: 2,
+            abort_keep_s=60.0,
+            ollama=OllamaCheck(client, model),
+            durations=durations,
+        )
+
+    yield make
+    for client in clients:
+        await client.aclose()
 
 
-async def test_stale_abort_entries_are_pruned_and_fresh_ones_kept(redis):
+async def test_stale_abort_entries_are_pruned_and_fresh_ones_kept(redis, keeper):
     now = timestamp_ms()
     await redis.zadd(
         abort_jobs_ss, {"old": now - 3_600_000, "older": now - 86_400_000, "fresh": now}
     )
-    assert await housekeeping(redis).prune_aborts() == 2
+    assert await keeper().prune_aborts() == 2
     assert await redis.zrange(abort_jobs_ss, 0, -1) == [b"fresh"]
 
 
-async def test_heartbeat_names_the_worker_and_expires(redis):
-    keeper = housekeeping(redis)
-    await keeper.beat()
+async def test_heartbeat_names_the_worker_and_expires(redis, keeper):
+    housekeeping = keeper()
+    await housekeeping.beat()
     beat = orjson.loads(await redis.get(heartbeat_key("w-test")))
-    assert beat["running"] == 2 and beat["slots"] == 4
+    assert beat["running"] == 2 and beat["slots"] == 4 and beat["average_seconds"] == 2.0
+    assert beat["ollama"] == {"ok": True, "error": None}
     assert 0 < await redis.pttl(heartbeat_key("w-test")) <= 3000
     assert await redis.zscore(HEARTBEATS_KEY, "w-test") is not None
-    await keeper.aclose()
+    await housekeeping.aclose()
     assert not await redis.exists(heartbeat_key("w-test"))
+
+
+@pytest.mark.parametrize(
+    ("url", "model", "error"),
+    [
+        ("http://127.0.0.1:9", "qwen3:8b", "cannot reach Ollama"),
+        (None, "missing:7b", "does not have the model 'missing:7b'"),
+    ],
+)
+async def test_heartbeat_says_when_ollama_cannot_serve(redis, keeper, url, model, error):
+    await keeper(url, model).beat()
+    beat = orjson.loads(await redis.get(heartbeat_key("w-test")))
+    assert beat["ollama"]["ok"] is False and error in beat["ollama"]["error"]
+
+
+def test_the_average_follows_recent_durations():
+    average = Ewma(alpha=0.5)
+    for sample in (10.0, 2.0, 2.0, 2.0):
+        average.add(sample)
+    assert average.value == pytest.approx(3.0)

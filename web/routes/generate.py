@@ -63,7 +63,7 @@ async def generate(
         stream=body.stream,
     )
     if body.stream:
-        return await delivery.stream(relay, sse.FRAMING, state.cancellations)
+        return await delivery.stream(relay, sse.FRAMING, state.cancellations, state.queue)
     try:
         whole = await delivery.collect_whole(relay, request, state.cancellations)
     except delivery.ClientGone:

@@ -148,7 +148,7 @@ async def resume_stream(
     )
     await relay.open()
     await state.cancellations.attach(gid)
-    return await delivery.stream(relay, sse.FRAMING, state.cancellations)
+    return await delivery.stream(relay, sse.FRAMING, state.cancellations, state.queue)
 
 
 @router.post("/{generation_id}/cancel", response_model=CancelOut)

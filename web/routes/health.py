@@ -1,11 +1,39 @@
-"""Health: is the process alive?"""
+"""Health, readiness, metrics and the queue's state: what an operator (or a probe) asks."""
 
 from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
 
-router = APIRouter(tags=["health"])
+from web.deps import PrincipalDep, StateDep
+from web.responses import JSON
+
+router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    """The process is alive; checks no dependency."""
+    """The process is alive; checks no dependency (a liveness probe)."""
     return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready; the failing parts named."}})
+async def readyz(state: StateDep) -> Response:
+    """PostgreSQL, Redis, a live worker, and an Ollama with the model (a readiness probe)."""
+    ready, checks = await state.readiness.check()
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    body = {"status": "ready" if ready else "not_ready", "failing": failing, "checks": checks}
+    return JSON(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: StateDep) -> Response:
+    """This process's Prometheus metrics, and the queue's gauges (workers serve their own)."""
+    await state.queue.refresh_metrics()
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/queue")
+async def queue(state: StateDep, _: PrincipalDep) -> dict:
+    """The queue now: depth, running, slots, workers, the oldest wait, an estimated wait."""
+    snapshot = await state.queue.snapshot()
+    return snapshot.public()

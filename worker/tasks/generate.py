@@ -7,11 +7,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import logs
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
 from shared.jobs import GenerationJob, cancel_key, owner_of
 from shared.models import GenerationStatus
 from shared.ollama import Bounds
 from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, read_log
+from worker import metrics
 from worker.publisher import GenerationStream
 from worker.state import WorkerState
 
@@ -34,6 +36,8 @@ async def generate(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
     """Stream a generation from Ollama, publish every chunk, record the outcome."""
     state: WorkerState = ctx["state"]
     job = GenerationJob.model_validate(payload)
+    logs.request_id.set(job.request_id)
+    logs.generation_id.set(job.generation_id)
     state.active.add(job.generation_id)
     run = GenerationRun(state, job, attempt=int(ctx.get("job_try", 1)))
     try:
@@ -61,7 +65,9 @@ class GenerationRun:
         self.texts: list[str] = []
         self.stats: dict[str, Any] = {}
         self.started_at = _now()
+        self.picked_up = time.monotonic()
         self.first_token_at: datetime | None = None
+        metrics.QUEUE_WAIT.observe(max(0.0, self.started_at.timestamp() - job.queued_at))
 
     async def run(self) -> None:
         resume_from = 0 if self.attempt == 1 else await self._resume_point()
@@ -148,10 +154,16 @@ class GenerationRun:
             ) from e
 
     async def _stream_once(self, stream: GenerationStream, bounds: Bounds) -> None:
+        last = time.monotonic()
         async for chunk in self.state.ollama.stream(self.job.kind, self.job.request, bounds):
+            now = time.monotonic()
             if chunk.text:
                 if self.first_token_at is None:
                     self.first_token_at = _now()
+                    metrics.FIRST_TOKEN.observe(now - self.picked_up)
+                else:
+                    metrics.BETWEEN_CHUNKS.observe(now - last)
+                last = now
                 stream.send_text(chunk.text)
                 self.texts.append(chunk.text)
             if chunk.done:
@@ -218,13 +230,24 @@ class GenerationRun:
             "prompt_eval_duration_ns": stats.get("prompt_eval_duration"),
             "eval_duration_ns": stats.get("eval_duration"),
         }
+        elapsed = (row["finished_at"] - self.started_at).total_seconds()
+        metrics.GENERATIONS.labels(status.value).inc()
+        metrics.DURATION.labels(status.value).observe(elapsed)
+        if error is not None:
+            metrics.WORKER_ERRORS.labels(error.type).inc()
+        if row["prompt_tokens"]:
+            metrics.TOKENS.labels("prompt").inc(row["prompt_tokens"])
+        metrics.TOKENS.labels("completion").inc(row["completion_tokens"] or 0)
+        self.state.durations.add(elapsed)
         log.info(
-            "generation %s %s after %.3fs, %d chunks%s",
-            self.job.generation_id,
-            status.value,
-            (row["finished_at"] - self.started_at).total_seconds(),
-            stream.chunks,
-            f" ({error.type})" if error else "",
+            "generation ended",
+            extra={
+                "status": status.value,
+                "seconds": round(elapsed, 3),
+                "chunks": stream.chunks,
+                "completion_tokens": row["completion_tokens"],
+                "error_type": error.type if error else None,
+            },
         )
         try:
             await self.state.records.outcome(row)
