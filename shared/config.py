@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     OLLAMA_BASE_URL: HttpUrl = HttpUrl("http://ollama:11434")
     OLLAMA_MODEL: str = "qwen3:8b"
+    # Models the OpenAI and Ollama dialects may name, comma-separated (OLLAMA_MODEL always
+    # among them). The native endpoint always uses OLLAMA_MODEL.
+    ALLOWED_MODELS: str = ""
     # Separate bounds: connecting is quick or broken, while Ollama sends no byte at all while a
     # request waits in its own queue or a model loads (minutes for a large model).
     OLLAMA_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
@@ -120,6 +123,18 @@ class Settings(BaseSettings):
     @property
     def ollama_base_url(self) -> str:
         return str(self.OLLAMA_BASE_URL).rstrip("/")
+
+    @property
+    def allowed_models(self) -> list[str]:
+        names = [self.OLLAMA_MODEL, *(m.strip() for m in self.ALLOWED_MODELS.split(","))]
+        return list(dict.fromkeys(n for n in names if n))
+
+    def allowed_model(self, name: str) -> str | None:
+        """The allowed model `name` means (`llama3` is `llama3:latest`), or None."""
+        for model in self.allowed_models:
+            if name == model or (":" not in name and model == f"{name}:latest"):
+                return model
+        return None
 
 
 def asyncpg_url(url: str) -> str:

@@ -7,6 +7,7 @@
     ├── Forbidden                 403  a valid key that may not do this (not the master key)
     ├── RateLimited               429  the key's requests per minute or concurrency; Retry-After
     ├── NotFound                  404  no such generation (or not yours)
+    │   └── UnknownModel          404  a dialect asked for a model not in ALLOWED_MODELS
     ├── Gone                      410  the generation's stream is past its retention time
     ├── QueueFull                 503  MAX_QUEUE_DEPTH reached; Retry-After
     ├── QueueTimeout              503  no worker picked the job up in QUEUE_TIMEOUT_SECONDS
@@ -81,6 +82,10 @@ class RateLimited(AppError):
 class NotFound(AppError):
     status_code = 404
     type = "not_found"
+
+
+class UnknownModel(NotFound):
+    type = "model_not_found"
 
 
 class Gone(AppError):

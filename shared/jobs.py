@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+import orjson
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, default_queue_name, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
@@ -103,6 +104,13 @@ class Submitted(BaseModel):
     busy: bool  # the key has as many generations running as it may
     depth: int  # waiting generations (with this one); or, if rate_limited, seconds to wait
     listening: bool  # the caller's subscription was active before the job existed
+
+
+def record_prompt(kind: str, request: dict[str, Any]) -> str:
+    """What a generation's record keeps as its prompt (a chat: its messages, as JSON)."""
+    if kind == "chat":
+        return orjson.dumps(request.get("messages", [])).decode()
+    return str(request.get("prompt", ""))
 
 
 def cancel_key(generation_id: str) -> str:

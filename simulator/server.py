@@ -42,6 +42,7 @@ class Record:
     stream: bool
     options: dict[str, Any]
     started: float
+    extras: dict[str, Any] = field(default_factory=dict)  # format, think, system, ...
     tokens_sent: int = 0
     text: str = ""
     outcome: str = "running"  # running | completed | client_closed | fault
@@ -222,6 +223,13 @@ class Simulator:
             script.fault = None
         stream = body.get("stream", True) is not False
         record = Record(next(self._ids), request.path, model, prompt, stream, options, time.time())
+        record.extras = {
+            k: body[k]
+            for k in ("format", "think", "system", "keep_alive", "suffix", "raw")
+            if k in body
+        }
+        if chat:
+            record.extras["messages"] = body.get("messages")
         self.records.append(record)
         if script.fault == "status":
             record.outcome, record.ended = "fault", time.time()

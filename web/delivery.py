@@ -158,8 +158,6 @@ async def _body(
     first_text = False
     try:
         async for batch in _with_first(first, batches):
-            if batch is first and not framing.encode(first):
-                batch = []  # only internal events so far: the idle tick's bytes instead
             if batch and batch[-1].is_terminal:
                 finished = True
             if not first_text and any(e.type == CHUNK for e in batch):
@@ -167,7 +165,8 @@ async def _body(
                 metrics.TIME_TO_FIRST_TOKEN.observe(relay.age)
             if batch and batch[-1].type == ERROR:
                 metrics.ERRORS.labels(str(batch[-1].payload.get("type"))).inc()
-            data = framing.encode(batch) if batch else await _idle(relay, framing, queue)
+            # A batch of internal events only (a worker's pick-up) writes what an idle tick does.
+            data = (framing.encode(batch) if batch else b"") or await _idle(relay, framing, queue)
             if data:
                 yield data
     except AppError as e:  # a bound ran out on this side, or the worker died

@@ -19,7 +19,7 @@ from web.limits import BodyLimit
 from web.observe import Observe
 from web.queue import QueueStatus
 from web.readiness import Readiness
-from web.routes import generate, generations, health, keys
+from web.routes import generate, generations, health, keys, ollama, openai
 from web.state import AppState
 
 
@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(generate.router)
     app.include_router(generations.router)
     app.include_router(keys.router)
+    app.include_router(openai.router)
+    app.include_router(ollama.router)
     app.include_router(health.router)
     return app
 

@@ -20,10 +20,9 @@ framing. Written by hand rather than with FastAPI's EventSourceResponse generato
 re-encodes each event through a pydantic model and a memory stream, and fixes its ping interval.
 """
 
-import orjson
-
 from shared.stream import CHUNK, DONE, ERROR, Event
 from web.delivery import Framing
+from web.responses import dumps
 
 KEEPALIVE = b": keep-alive\n\n"
 HEADERS = {
@@ -36,11 +35,11 @@ HEADERS = {
 def queued_event(status: dict) -> bytes:
     # `response` is empty, so a client that joins every event's `response` is not disturbed;
     # a browser's EventSource passes a named event only to listeners for "queued".
-    return b'event: queued\ndata: {"response": "", "queue": %s}\n\n' % orjson.dumps(status)
+    return b'event: queued\ndata: {"response": "", "queue": %s}\n\n' % dumps(status)
 
 
 def error_event(seq: int, error: dict) -> bytes:
-    return b"id: %d\nevent: error\ndata: %s\n\n" % (seq, orjson.dumps({"error": error}))
+    return b"id: %d\nevent: error\ndata: %s\n\n" % (seq, dumps({"error": error}))
 
 
 def encode(events: list[Event]) -> bytes:
@@ -48,9 +47,7 @@ def encode(events: list[Event]) -> bytes:
     parts: list[bytes] = []
     for event in events:
         if event.type == CHUNK:
-            parts.append(
-                b'id: %d\ndata: {"response": %s}\n\n' % (event.seq, orjson.dumps(event.payload))
-            )
+            parts.append(b'id: %d\ndata: {"response": %s}\n\n' % (event.seq, dumps(event.payload)))
         elif event.type == DONE:
             parts.append(b"id: %d\ndata: {}\n\n" % event.seq)
         elif event.type == ERROR:

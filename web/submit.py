@@ -14,8 +14,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared import logs
-from shared.errors import AppError, QueueFull, RateLimited
-from shared.jobs import GenerationJob, Limits, Submitted, owner_of, request_cancel
+from shared.errors import AppError, InvalidRequest, QueueFull, RateLimited
+from shared.jobs import (
+    GenerationJob,
+    Limits,
+    Submitted,
+    owner_of,
+    record_prompt,
+    request_cancel,
+)
 from shared.models import GenerationStatus
 from shared.stream import live_channel
 from web.auth import Principal
@@ -33,11 +40,13 @@ async def submit_generation(
     *,
     kind: Literal["generate", "chat"],
     request: dict[str, Any],
-    prompt: str,
     stream: bool,
 ) -> Relay:
     """Start a generation for `principal` and return its relay, open and listening."""
     settings = state.settings
+    prompt = record_prompt(kind, request)
+    if len(prompt) > settings.MAX_PROMPT_CHARS:
+        raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
     generation_id = str(uuid.uuid4())
     logs.generation_id.set(generation_id)
     queued_at = datetime.now(UTC)

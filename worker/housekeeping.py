@@ -62,12 +62,13 @@ class OllamaCheck:
         self._next = time.monotonic() + OLLAMA_CHECK_SECONDS
         try:
             names = await self._ollama.model_names()
+            version = await self._ollama.version()
         except AppError as e:
             self.state = {"ok": False, "error": e.message}
         else:
             has = self._model in names
             error = None if has else f"Ollama does not have the model {self._model!r}"
-            self.state = {"ok": has, "error": error}
+            self.state = {"ok": has, "error": error, "version": version}
         metrics.OLLAMA_UP.set(1 if self.state["ok"] else 0)
 
 

@@ -51,7 +51,7 @@ async def test_heartbeat_names_the_worker_and_expires(redis, keeper):
     await housekeeping.beat()
     beat = orjson.loads(await redis.get(heartbeat_key("w-test")))
     assert beat["running"] == 2 and beat["slots"] == 4 and beat["average_seconds"] == 2.0
-    assert beat["ollama"] == {"ok": True, "error": None}
+    assert beat["ollama"] == {"ok": True, "error": None, "version": "0.12.6-sim"}
     assert 0 < await redis.pttl(heartbeat_key("w-test")) <= 3000
     assert await redis.zscore(HEARTBEATS_KEY, "w-test") is not None
     await housekeeping.aclose()

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.responses import Response
 
-from shared.errors import InvalidRequest
 from web import delivery, sse
 from web.deps import PrincipalDep, StateDep
 from web.responses import JSON
@@ -50,16 +49,12 @@ async def generate(
     body: GenerateRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """Generate text with the server's model: the whole answer as JSON, or a stream of events."""
-    settings = state.settings
-    if len(body.prompt) > settings.MAX_PROMPT_CHARS:
-        raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
-    ollama_request = {"model": settings.OLLAMA_MODEL, "prompt": body.prompt}
+    ollama_request = {"model": state.settings.OLLAMA_MODEL, "prompt": body.prompt}
     relay = await submit_generation(
         state,
         principal,
         kind="generate",
         request=ollama_request,
-        prompt=body.prompt,
         stream=body.stream,
     )
     if body.stream:

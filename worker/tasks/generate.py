@@ -9,7 +9,7 @@ from typing import Any
 
 from shared import logs
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
-from shared.jobs import GenerationJob, cancel_key, owner_of
+from shared.jobs import GenerationJob, cancel_key, owner_of, record_prompt
 from shared.models import GenerationStatus
 from shared.ollama import Bounds
 from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, read_log
@@ -198,7 +198,7 @@ class GenerationRun:
             "status": status.value,
             "llm_model": str(job.request.get("model")),
             "stream": job.stream,
-            "prompt": job.request.get("prompt") if job.store_content else None,
+            "prompt": record_prompt(job.kind, job.request) if job.store_content else None,
             "queued_at": datetime.fromtimestamp(job.queued_at, UTC),
             "started_at": self.started_at,
             "worker_id": self.state.worker_id,

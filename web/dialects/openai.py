@@ -1,0 +1,260 @@
+"""OpenAI's API, as far as a local model can honour it: requests in, Ollama requests out, and
+OpenAI's objects, stream chunks and error envelope back.
+
+Parameters mapped to Ollama: temperature, top_p, max_tokens / max_completion_tokens
+(num_predict), stop, seed, presence_penalty, frequency_penalty, response_format (json_object,
+json_schema: Ollama's `format`), reasoning_effort (Ollama's `think`). Ignored, because they do
+not change the answer: user, metadata, store, service_tier, parallel_tool_calls, modalities
+["text"], stream_options other than include_usage, n=1, logprobs=false. Rejected with 400,
+because the answer would not be what was asked: n>1, tools / functions / tool_choice,
+logprobs=true, logit_bias, audio, prediction, image parts, best_of>1 and echo (completions).
+"""
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import AppError, InvalidRequest
+from shared.stream import CHUNK, DONE, ERROR, Event
+from web.responses import dumps
+
+KEEPALIVE = b": keep-alive\n\n"
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+REJECTED = (
+    "tools",
+    "functions",
+    "tool_choice",
+    "function_call",
+    "logit_bias",
+    "audio",
+    "prediction",
+)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class Common(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    n: int = 1
+    logprobs: bool | None = None
+
+    def options(self) -> dict[str, Any]:
+        stop = [self.stop] if isinstance(self.stop, str) else self.stop
+        pairs = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "num_predict": self.max_tokens,
+            "stop": stop,
+            "seed": self.seed,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
+
+    def refuse_unsupported(self) -> None:
+        extra = self.model_extra or {}
+        for name in REJECTED:
+            if extra.get(name):
+                raise InvalidRequest(
+                    f"{name}: not supported by this server", details=[{"loc": [name]}]
+                )
+        if self.n != 1:
+            raise InvalidRequest("n: only n=1 is supported", details=[{"loc": ["n"]}])
+        if self.logprobs:
+            raise InvalidRequest("logprobs: not supported", details=[{"loc": ["logprobs"]}])
+
+    @property
+    def include_usage(self) -> bool:
+        return bool((self.stream_options or {}).get("include_usage"))
+
+
+class ChatRequest(Common):
+    messages: list[Message] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    response_format: dict[str, Any] | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+
+    def to_ollama(self, model: str) -> dict[str, Any]:
+        self.refuse_unsupported()
+        messages = [_message(m) for m in self.messages]
+        options = self.options()
+        if self.max_completion_tokens is not None:
+            options["num_predict"] = self.max_completion_tokens
+        request: dict[str, Any] = {"model": model, "messages": messages, "options": options}
+        if (fmt := _format(self.response_format)) is not None:
+            request["format"] = fmt
+        if self.reasoning_effort is not None:
+            request["think"] = self.reasoning_effort
+        return request
+
+
+class CompletionRequest(Common):
+    prompt: str | list[str]
+    suffix: str | None = None
+    echo: bool = False
+    best_of: int | None = None
+
+    def to_ollama(self, model: str) -> dict[str, Any]:
+        self.refuse_unsupported()
+        if self.echo or (self.best_of or 1) > 1:
+            raise InvalidRequest("echo and best_of are not supported")
+        prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
+        if len(prompts) != 1:
+            raise InvalidRequest(
+                "prompt: exactly one prompt is supported", details=[{"loc": ["prompt"]}]
+            )
+        request: dict[str, Any] = {"model": model, "prompt": prompts[0], "options": self.options()}
+        if self.suffix is not None:
+            request["suffix"] = self.suffix
+        return request
+
+
+def _message(message: Message) -> dict[str, Any]:
+    role = "system" if message.role == "developer" else message.role
+    content = message.content
+    if isinstance(content, list):
+        if any(part.get("type") != "text" for part in content):
+            raise InvalidRequest("messages: only text content parts are supported")
+        content = "".join(str(part.get("text", "")) for part in content)
+    return {"role": role, "content": content or ""}
+
+
+def _format(response_format: dict[str, Any] | None) -> Any:
+    kind = (response_format or {}).get("type", "text")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = (response_format or {}).get("json_schema", {}).get("schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequest("response_format.json_schema.schema: an object is required")
+        return schema
+    raise InvalidRequest(f"response_format.type: {kind!r} is not supported")
+
+
+def finish_reason(stats: dict[str, Any]) -> str:
+    return "length" if stats.get("done_reason") == "length" else "stop"
+
+
+def usage(stats: dict[str, Any]) -> dict[str, int]:
+    prompt, completion = int(stats.get("prompt_eval_count") or 0), int(stats.get("eval_count") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def error_body(error: AppError) -> dict[str, Any]:
+    """OpenAI's envelope: `type` by status class, `code` our own type."""
+    if error.status_code == 429:
+        kind = "requests"
+    elif error.status_code < 500:
+        kind = "invalid_request_error"
+    else:
+        kind = "api_error"
+    details = error.to_dict().get("details") or [{}]
+    loc = [str(p) for p in details[0].get("loc", []) if p != "body"]
+    return {
+        "error": {
+            "message": error.message,
+            "type": kind,
+            "param": ".".join(loc) or None,
+            "code": error.type,
+        }
+    }
+
+
+class Completion:
+    """One answer in OpenAI's shape: whole, or as stream chunks (with its own state)."""
+
+    def __init__(self, *, chat: bool, generation_id: str, model: str, include_usage: bool) -> None:
+        self.chat = chat
+        self.id = ("chatcmpl-" if chat else "cmpl-") + generation_id
+        self.model = model
+        self.created = int(time.time())
+        self.include_usage = include_usage
+        self._started = False
+
+    def whole(self, text: str, stats: dict[str, Any]) -> dict[str, Any]:
+        if self.chat:
+            choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
+        else:
+            choice = {"index": 0, "text": text}
+        choice |= {"logprobs": None, "finish_reason": finish_reason(stats)}
+        return {
+            **self._head("chat.completion" if self.chat else "text_completion"),
+            "choices": [choice],
+            "usage": usage(stats),
+        }
+
+    def _head(self, kind: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": kind,
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+        }
+
+    def _chunk(self, delta_or_text: Any, finish: str | None) -> bytes:
+        if self.chat:
+            choice = {"index": 0, "delta": delta_or_text, "logprobs": None, "finish_reason": finish}
+        else:
+            choice = {"index": 0, "text": delta_or_text, "logprobs": None, "finish_reason": finish}
+        body = {
+            **self._head("chat.completion.chunk" if self.chat else "text_completion"),
+            "choices": [choice],
+        }
+        if self.include_usage:
+            body["usage"] = None
+        return b"data: " + dumps(body) + b"\n\n"
+
+    def encode(self, events: list[Event]) -> bytes:
+        parts: list[bytes] = []
+        for event in events:
+            if event.type == CHUNK:
+                if self.chat and not self._started:
+                    parts.append(self._chunk({"role": "assistant", "content": ""}, None))
+                self._started = True
+                parts.append(
+                    self._chunk({"content": event.payload} if self.chat else event.payload, None)
+                )
+            elif event.type == DONE:
+                parts.append(self._chunk({} if self.chat else "", finish_reason(event.payload)))
+                if self.include_usage:
+                    kind = "chat.completion.chunk" if self.chat else "text_completion"
+                    tail = {**self._head(kind), "choices": [], "usage": usage(event.payload)}
+                    parts.append(b"data: " + dumps(tail) + b"\n\n")
+                parts.append(b"data: [DONE]\n\n")
+            elif event.type == ERROR:
+                parts.append(self.error(event.seq, event.payload))
+        return b"".join(parts)
+
+    def error(self, seq: int, error: dict[str, Any]) -> bytes:
+        rebuilt = AppError(str(error.get("message", "generation failed")))
+        body = {
+            "error": {
+                "message": rebuilt.message,
+                "type": "api_error",
+                "param": None,
+                "code": error.get("type"),
+            }
+        }
+        return b"data: " + dumps(body) + b"\n\n"
