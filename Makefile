@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup up down logs shell migrate format format-check lint lint-fix test up-prod \
-        down-prod install run demo simulator bench test-local test-docker
+        down-prod install run demo simulator bench bench-scaling test-local test-docker
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 # Some machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every process start recompiles
@@ -14,7 +14,10 @@ POETRY := $(or $(shell command -v poetry 2>/dev/null),$(CURDIR)/.tools/bin/poetr
 VENV := $(CURDIR)/.venv/bin
 # Docker Compose v2: the docker plugin when there is one, else the binary from the dev tools.
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/docker-compose")
-COMPOSE_PROD := $(COMPOSE) -f docker-compose.prod.yml
+# GPU=1: give Ollama the host's NVIDIA GPUs (docker-compose.gpu.yml).
+GPU_FILE = $(if $(GPU),-f docker-compose.gpu.yml)
+COMPOSE_DEV = $(COMPOSE) -f docker-compose.yml $(GPU_FILE)
+COMPOSE_PROD = $(COMPOSE) -f docker-compose.prod.yml $(GPU_FILE)
 
 # `make run` / `make demo`: the stack on this machine, without Docker.
 RUN_PORT ?= 8000
@@ -45,7 +48,7 @@ setup: ## 🚀 Initializes .env.dev and .env.prod from templates (random secrets
 up: ## 🐳 Starts all development containers in detached mode.
 	@[ -f .env.dev ] || $(MAKE) -s setup
 	@ln -sfn .env.dev .env
-	$(COMPOSE) up -d --build
+	$(COMPOSE_DEV) up -d --build
 	@echo "API on http://127.0.0.1:$$(grep -E '^API_PORT=' .env.dev | cut -d= -f2 || echo 8000)"
 
 down: ## 🛑 Stops and removes all development containers.
@@ -83,6 +86,8 @@ lint: install ## 🔎 Lints the code with Ruff (and the Dockerfile with hadolint
 	$(VENV)/docker-compose -f docker-compose.yml config -q
 	$(VENV)/docker-compose -f docker-compose.prod.yml config -q
 	$(VENV)/docker-compose -f docker-compose.test.yml config -q
+	$(VENV)/docker-compose -f docker-compose.prod.yml -f docker-compose.gpu.yml config -q
+	$(VENV)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 lint-fix: install ## 🩹 Lints the code with Ruff and applies fixes automatically.
 	$(VENV)/ruff check . --fix
@@ -127,6 +132,13 @@ demo: install ## 🎭 `make run` with the Ollama simulator standing in for Ollam
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(VENV)/python -m simulator --port $(SIM_PORT) --rate $(SIM_RATE) --model $${OLLAMA_MODEL:-qwen3:8b} & \
 	  $(MAKE) -s run RUN_OLLAMA_URL=http://127.0.0.1:$(SIM_PORT)
+
+bench: install ## 🏁 Runs the benchmark: the gateway against the simulator directly (bench/results/).
+	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null) || echo "no wrk: the throughput scenario is skipped"
+	$(VENV)/python -m bench $(BENCH_ARGS)
+
+bench-scaling: install ## 📈 Measures throughput with 1, 2, 4, 8 workers against a 4-way Ollama.
+	$(VENV)/python -m bench.scaling
 
 simulator: install ## 🤖 Runs the Ollama simulator alone on SIM_PORT.
 	$(VENV)/python -m simulator --port $(SIM_PORT) --rate $(SIM_RATE)

@@ -43,7 +43,7 @@ class Scenario:
     tokens: int
     rate: float
     tag: str = "bench"
-    extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # the API key, for the gateway
 
 
 def prompt_for(scenario: Scenario, client: int, n: int) -> tuple[str, str]:
@@ -146,7 +146,9 @@ def cpu_seconds() -> float:
 async def run(s: Scenario) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=600, sock_connect=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=s.headers
+    ) as http:
         start = asyncio.Event()
         tasks = [asyncio.create_task(client(http, s, i, start)) for i in range(s.clients)]
         await asyncio.sleep(0.05)

@@ -2,6 +2,7 @@
 -- WRK_MODE=direct posts Ollama's /api/generate to the simulator; WRK_MODE=gateway posts
 -- /api/v1/generate to the API. Every prompt is unique; the answer must be exactly "abcde".
 local mode = os.getenv("WRK_MODE") or "gateway"
+local auth = os.getenv("WRK_AUTH") or ""
 local threads = {}
 local counter = 0
 bad = 0
@@ -19,7 +20,11 @@ function request()
   else
     body = '{"prompt": "' .. prompt .. '"}'
   end
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json"}
+  if mode ~= "direct" then
+    headers["Authorization"] = auth
+  end
+  return wrk.format("POST", nil, headers, body)
 end
 
 function response(status, headers, body)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from bench.stack import BenchStack
+from bench.stack import AUTH, BenchStack
 
 WRK_SCENARIO = "throughput"
 WRK_SCRIPT = Path(__file__).resolve().parent / "post.lua"
@@ -131,6 +131,7 @@ def run_scenario(stack: BenchStack, spec: Spec, mode: str) -> Measured:
         "tokens": spec.tokens,
         "rate": spec.rate,
         "tag": f"{spec.name}-{mode}-{time.time_ns()}",
+        "headers": AUTH if mode == "gateway" else {},
     }
     time.sleep(1.0)  # let the previous run's tail settle
     with CpuMeter(stack) as meter:

@@ -15,6 +15,8 @@ from tests import processes
 BENCH_DB = "llm_bench"
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+MASTER_KEY = "bench-master-key-0123456789"
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 
 class BenchStack:
@@ -48,6 +50,8 @@ class BenchStack:
             "WORKER_CONCURRENCY": "1100",
             "MAX_QUEUE_DEPTH": "5000",
             "DATABASE_POOL_SIZE": "20",
+            "MASTER_API_KEY": MASTER_KEY,  # the master key has no per-key limits
+            "WORKER_METRICS_PORT": "0",
         }
         subprocess.run(
             [sys.executable, "-m", "web.cli", "create-database", "--drop"],

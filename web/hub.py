@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.batching import GroupCommit
 from shared.stream import Event, decode_events, live_channel
+from web import metrics
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class StreamHub:
         """Listen to a generation. With `wait`, return once Redis has confirmed it; without,
         once the SUBSCRIBE is written (`sub.confirmed` resolves on the confirmation)."""
         sub = Subscription(generation_id, self._buffer_limit)
+        metrics.OPEN_STREAMS.inc()
         subs = self._subscriptions.get(sub.channel)
         if subs is not None:
             subs.add(sub)
@@ -144,6 +146,7 @@ class StreamHub:
         if subs is None or sub not in subs:
             return
         subs.discard(sub)
+        metrics.OPEN_STREAMS.dec()
         if not subs:
             del self._subscriptions[sub.channel]
             self._changes.add((False, sub.channel))

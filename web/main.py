@@ -11,7 +11,7 @@ from shared.jobs import JobSubmitter
 from shared.logs import configure_logging
 from shared.records import RecordWriter
 from shared.redis import RedisLink, create_redis, serialize_job
-from web import errors, metrics
+from web import errors
 from web.auth import REVOKED_NOTICE, Authenticator
 from web.cancel import Cancellations
 from web.hub import StreamHub
@@ -37,7 +37,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     auth = Authenticator(sessions, settings)
     queue = QueueStatus(redis, heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS)
     readiness = Readiness(sessions, redis, queue)
-    metrics.OPEN_STREAMS.set_function(lambda: hub.open_subscriptions)
     hub.on_control(REVOKED_NOTICE, auth.forget)
     await hub.start()
     await records.start()

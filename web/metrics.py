@@ -19,11 +19,29 @@ TIME_TO_FIRST_TOKEN = Histogram(
     "From a request's arrival to its first text, as the client sees it",
     buckets=LATENCY_BUCKETS,
 )
-OPEN_STREAMS = Gauge("llm_open_streams", "Requests listening to a generation in this process")
+# With several uvicorn workers (PROMETHEUS_MULTIPROC_DIR set) each gauge says how the processes'
+# values combine: open streams add up; the queue's gauges are the same in each process.
+OPEN_STREAMS = Gauge(
+    "llm_open_streams", "Requests listening to a generation", multiprocess_mode="livesum"
+)
 ERRORS = Counter("llm_errors_total", "Errors answered to clients, by type", ["type"])
 CANCELLATIONS = Counter("llm_cancellations_total", "Generations cancelled, by reason", ["reason"])
-QUEUE_DEPTH = Gauge("llm_queue_depth", "Generations waiting for a worker")
-QUEUE_OLDEST = Gauge("llm_queue_oldest_wait_seconds", "How long the oldest waiting one has waited")
-JOBS_RUNNING = Gauge("llm_jobs_running", "Generations running, over all live workers")
-WORKER_SLOTS = Gauge("llm_worker_slots", "Generations the live workers can run at once")
-WORKERS_ALIVE = Gauge("llm_workers_alive", "Workers with a recent heartbeat")
+QUEUE_DEPTH = Gauge(
+    "llm_queue_depth", "Generations waiting for a worker", multiprocess_mode="mostrecent"
+)
+QUEUE_OLDEST = Gauge(
+    "llm_queue_oldest_wait_seconds",
+    "How long the oldest waiting one has waited",
+    multiprocess_mode="mostrecent",
+)
+JOBS_RUNNING = Gauge(
+    "llm_jobs_running", "Generations running, over all live workers", multiprocess_mode="mostrecent"
+)
+WORKER_SLOTS = Gauge(
+    "llm_worker_slots",
+    "Generations the live workers can run at once",
+    multiprocess_mode="mostrecent",
+)
+WORKERS_ALIVE = Gauge(
+    "llm_workers_alive", "Workers with a recent heartbeat", multiprocess_mode="mostrecent"
+)

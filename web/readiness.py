@@ -30,18 +30,26 @@ class Readiness:
         self._result: tuple[bool, dict[str, Any]] | None = None
         self._at = 0.0
 
-    async def check(self) -> tuple[bool, dict[str, Any]]:
-        if self._result is not None and time.monotonic() - self._at < CACHE_SECONDS:
-            return self._result
-        database, redis = await asyncio.gather(self._database(), self._redis_ok())
-        checks: dict[str, Any] = {"postgresql": database, "redis": redis}
-        if redis["ok"]:
-            checks.update(await self._workers())
-        else:
-            checks["workers"] = checks["ollama"] = {"ok": False, "error": "Redis does not answer"}
-        ready = all(c["ok"] for c in checks.values())
-        self._result, self._at = (ready, checks), time.monotonic()
-        return self._result
+    async def check(self, *, whole: bool = True) -> tuple[bool, dict[str, Any]]:
+        """`whole`: the deployment; otherwise only what this API process needs to take
+        requests (PostgreSQL and Redis), for a load balancer's or Kubernetes' probe."""
+        if self._result is None or time.monotonic() - self._at >= CACHE_SECONDS:
+            database, redis = await asyncio.gather(self._database(), self._redis_ok())
+            checks: dict[str, Any] = {"postgresql": database, "redis": redis}
+            if redis["ok"]:
+                checks.update(await self._workers())
+            else:
+                no = {"ok": False, "error": "Redis does not answer"}
+                checks["workers"] = checks["ollama"] = no
+            self._result, self._at = (
+                all(c["ok"] for c in checks.values()),
+                checks,
+            ), time.monotonic()
+        ready, checks = self._result
+        if whole:
+            return ready, checks
+        own = {name: checks[name] for name in ("postgresql", "redis")}
+        return all(c["ok"] for c in own.values()), own
 
     async def _database(self) -> dict[str, Any]:
         try:
