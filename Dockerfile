@@ -1,9 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the API, the worker and migrations. Targets: `runtime` (production, the default)
 # and `dev` (adds the dev tools; compose mounts the source over /app and reloads on change).
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS base
+FROM python:3.11-slim-bookworm AS base
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

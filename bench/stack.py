@@ -71,21 +71,16 @@ class BenchStack:
         self.procs.append(self.sim)
         self.worker = processes.ready_worker(self.env, self.log_dir, "bench-worker")
         self.procs.append(self.worker)
-        args = [
-            str(processes.BIN / "uvicorn"),
-            "web.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(api_port),
+        self.api = processes.api(
+            api_port,
+            self.env,
+            self.log_dir,
             "--no-access-log",
             "--log-level",
             "warning",
             "--backlog",
             "4096",
-        ]
-        self.api = processes.Process("bench-api", args, self.env, self.log_dir)
-        processes.wait_http(f"{self.api_url}/healthz", proc=self.api.proc)
+        )
         self.procs.append(self.api)
         return self
 

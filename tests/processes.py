@@ -86,8 +86,17 @@ def simulator(port: int, log_dir: Path, *extra: str) -> Process:
     return proc
 
 
-def api(port: int, env: Mapping[str, str], log_dir: Path) -> Process:
-    args = [str(BIN / "uvicorn"), "web.main:app", "--host", "127.0.0.1", "--port", str(port)]
+def api(port: int, env: Mapping[str, str], log_dir: Path, *options: str) -> Process:
+    """The API, once it answers /healthz; `options` go to uvicorn."""
+    args = [
+        str(BIN / "uvicorn"),
+        "web.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+    ]
     proc = Process(f"api-{port}", args, env, log_dir)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc.proc)
     return proc

@@ -21,6 +21,7 @@ from web import metrics
 from web.cancel import Cancellations
 from web.queue import QueueStatus
 from web.relay import Relay
+from web.responses import JSON
 
 
 @dataclass(slots=True)
@@ -181,3 +182,22 @@ async def _body(
             cancellations.client_left(relay.generation_id)
         with contextlib.suppress(Exception):
             await batches.aclose()  # type: ignore[attr-defined]
+
+
+async def respond(
+    relay: Relay,
+    request: Request,
+    cancellations: Cancellations,
+    queue: QueueStatus,
+    *,
+    framing: Framing | None,
+    whole: Callable[[Whole], Any],
+) -> Response:
+    """The generation's answer: a stream in `framing`, or (None) the JSON `whole` makes of it."""
+    if framing is not None:
+        return await stream(relay, framing, cancellations, queue)
+    try:
+        result = await collect_whole(relay, request, cancellations)
+    except ClientGone:
+        return Response(status_code=499)  # nobody is left to read it
+    return JSON(whole(result), headers={"X-Generation-ID": relay.generation_id})

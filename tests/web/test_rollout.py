@@ -15,18 +15,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_a_stopped_api_replica_loses_no_generation(stack, sessions, log_dir):
     port = processes.free_port()
-    args = [
-        str(processes.BIN / "uvicorn"),
-        "web.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--timeout-graceful-shutdown",
-        "1",
-    ]
-    replica = processes.Process(f"replica-{port}", args, stack.env, log_dir)
-    processes.wait_http(f"http://127.0.0.1:{port}/healthz", proc=replica.proc)
+    replica = processes.api(port, stack.env, log_dir, "--timeout-graceful-shutdown", "1")
     tokens = [f"t{i} " for i in range(60)]
     prompt = directive(tokens=tokens, rate=20) + unique()  # 3 s
     try:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import AppError
+from shared.ollama import STAT_FIELDS
 from shared.stream import CHUNK, DONE, ERROR, Event
 from web.responses import dumps
 
@@ -26,15 +27,6 @@ GENERATE_FIELDS = (
     "images",
 )
 CHAT_FIELDS = ("messages", "tools", "format", "options", "keep_alive", "think")
-STAT_FIELDS = (
-    "done_reason",
-    "total_duration",
-    "load_duration",
-    "prompt_eval_count",
-    "prompt_eval_duration",
-    "eval_count",
-    "eval_duration",
-)
 
 
 class GenerateRequest(BaseModel):

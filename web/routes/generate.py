@@ -6,7 +6,6 @@ from starlette.responses import Response
 
 from web import delivery, sse
 from web.deps import PrincipalDep, StateDep
-from web.responses import JSON
 from web.submit import submit_generation
 
 router = APIRouter(prefix="/api/v1", tags=["generate"])
@@ -57,11 +56,11 @@ async def generate(
         request=ollama_request,
         stream=body.stream,
     )
-    if body.stream:
-        return await delivery.stream(relay, sse.FRAMING, state.cancellations, state.queue)
-    try:
-        whole = await delivery.collect_whole(relay, request, state.cancellations)
-    except delivery.ClientGone:
-        return Response(status_code=499)
-    headers = {"X-Generation-ID": relay.generation_id}
-    return JSON({"response": whole.text, "id": relay.generation_id}, headers=headers)
+    return await delivery.respond(
+        relay,
+        request,
+        state.cancellations,
+        state.queue,
+        framing=sse.FRAMING if body.stream else None,
+        whole=lambda whole: {"response": whole.text, "id": relay.generation_id},
+    )

@@ -9,44 +9,52 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
-from shared.errors import UnknownModel
 from web import delivery
-from web.delivery import ClientGone, Framing
+from web.auth import Principal
+from web.delivery import Framing
 from web.deps import PrincipalDep, StateDep
-from web.dialects import ollama
-from web.relay import Relay
-from web.responses import JSON
+from web.dialects import ollama, resolve_model
+from web.state import AppState
 from web.submit import submit_generation
 
 router = APIRouter(tags=["ollama"])
 
-
-def _model(state: StateDep, name: str) -> str:
-    model = state.settings.allowed_model(name)
-    if model is None:
-        raise UnknownModel(f'model "{name}" not found, try pulling it first')
-    return model
+UNKNOWN = 'model "{name}" not found, try pulling it first'
 
 
-async def _answer(
-    state: StateDep, request: Request, relay: Relay, reply: ollama.Reply, stream: bool
+async def _run(
+    state: AppState,
+    request: Request,
+    principal: Principal,
+    body: ollama.GenerateRequest | ollama.ChatRequest,
 ) -> Response:
-    if stream:
-        # NDJSON has no comment line: like Ollama, nothing is sent while the request waits.
-        framing = Framing(
-            media_type="application/x-ndjson",
-            encode=reply.encode,
-            error=reply.error,
-            keepalive=b"",
-            headers={"X-Accel-Buffering": "no"},
-        )
-        return await delivery.stream(relay, framing, state.cancellations, state.queue)
-    try:
-        whole = await delivery.collect_whole(relay, request, state.cancellations)
-    except ClientGone:
-        return Response(status_code=499)
-    headers = {"X-Generation-ID": relay.generation_id}
-    return JSON(reply.final(whole.text, whole.stats), headers=headers)
+    chat = isinstance(body, ollama.ChatRequest)
+    model = resolve_model(state.settings, body.model, UNKNOWN)
+    fields = ollama.CHAT_FIELDS if chat else ollama.GENERATE_FIELDS
+    relay = await submit_generation(
+        state,
+        principal,
+        kind="chat" if chat else "generate",
+        request=ollama.to_ollama(body, model, fields),
+        stream=body.stream,
+    )
+    reply = ollama.Reply(chat=chat, model=body.model)
+    # NDJSON has no comment line: like Ollama, nothing is sent while the request waits.
+    framing = Framing(
+        media_type="application/x-ndjson",
+        encode=reply.encode,
+        error=reply.error,
+        keepalive=b"",
+        headers={"X-Accel-Buffering": "no"},
+    )
+    return await delivery.respond(
+        relay,
+        request,
+        state.cancellations,
+        state.queue,
+        framing=framing if body.stream else None,
+        whole=lambda whole: reply.final(whole.text, whole.stats),
+    )
 
 
 @router.post("/api/generate")
@@ -54,17 +62,7 @@ async def generate(
     body: ollama.GenerateRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """Ollama's /api/generate, on the server's queue."""
-    ollama_request = ollama.to_ollama(body, _model(state, body.model), ollama.GENERATE_FIELDS)
-    relay = await submit_generation(
-        state,
-        principal,
-        kind="generate",
-        request=ollama_request,
-        stream=body.stream,
-    )
-    return await _answer(
-        state, request, relay, ollama.Reply(chat=False, model=body.model), body.stream
-    )
+    return await _run(state, request, principal, body)
 
 
 @router.post("/api/chat")
@@ -72,17 +70,7 @@ async def chat(
     body: ollama.ChatRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """Ollama's /api/chat, on the server's queue."""
-    ollama_request = ollama.to_ollama(body, _model(state, body.model), ollama.CHAT_FIELDS)
-    relay = await submit_generation(
-        state,
-        principal,
-        kind="chat",
-        request=ollama_request,
-        stream=body.stream,
-    )
-    return await _answer(
-        state, request, relay, ollama.Reply(chat=True, model=body.model), body.stream
-    )
+    return await _run(state, request, principal, body)
 
 
 @router.get("/api/tags")
@@ -106,12 +94,8 @@ async def tags(state: StateDep, _: PrincipalDep) -> dict[str, Any]:
 async def version(state: StateDep, _: PrincipalDep) -> dict[str, str]:
     """The version of the Ollama the workers reach (as their heartbeats report it)."""
     snapshot = await state.queue.snapshot()
-    versions = [
-        w["ollama"].get("version")
-        for w in snapshot.workers_detail
-        if w.get("ollama", {}).get("version")
-    ]
-    return {"version": versions[0] if versions else "0.0.0"}
+    seen = [w.get("ollama", {}).get("version") for w in snapshot.workers_detail]
+    return {"version": next((v for v in seen if v), "0.0.0")}
 
 
 @router.get("/", response_class=PlainTextResponse, include_in_schema=False)

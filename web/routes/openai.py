@@ -10,43 +10,55 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from shared.errors import UnknownModel
 from web import delivery
-from web.delivery import ClientGone, Framing
+from web.auth import Principal
+from web.delivery import Framing
 from web.deps import PrincipalDep, StateDep
-from web.dialects import openai
-from web.relay import Relay
-from web.responses import JSON
+from web.dialects import openai, resolve_model
+from web.state import AppState
 from web.submit import submit_generation
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-
-def _model(state: StateDep, name: str) -> str:
-    model = state.settings.allowed_model(name)
-    if model is None:
-        raise UnknownModel(f"The model `{name}` does not exist or you do not have access to it.")
-    return model
+UNKNOWN = "The model `{name}` does not exist or you do not have access to it."
 
 
-async def _answer(
-    state: StateDep, request: Request, relay: Relay, completion: openai.Completion, stream: bool
+async def _complete(
+    state: AppState,
+    request: Request,
+    principal: Principal,
+    body: openai.ChatRequest | openai.CompletionRequest,
 ) -> Response:
-    headers = {"X-Generation-ID": relay.generation_id}
-    if stream:
-        framing = Framing(
-            media_type="text/event-stream",
-            encode=completion.encode,
-            error=completion.error,
-            keepalive=openai.KEEPALIVE,
-            headers=openai.HEADERS,
-        )
-        return await delivery.stream(relay, framing, state.cancellations, state.queue)
-    try:
-        whole = await delivery.collect_whole(relay, request, state.cancellations)
-    except ClientGone:
-        return Response(status_code=499)
-    return JSON(completion.whole(whole.text, whole.stats), headers=headers)
+    chat = isinstance(body, openai.ChatRequest)
+    ollama_request = body.to_ollama(resolve_model(state.settings, body.model, UNKNOWN))
+    relay = await submit_generation(
+        state,
+        principal,
+        kind="chat" if chat else "generate",
+        request=ollama_request,
+        stream=body.stream,
+    )
+    completion = openai.Completion(
+        chat=chat,
+        generation_id=relay.generation_id,
+        model=body.model,
+        include_usage=body.include_usage,
+    )
+    framing = Framing(
+        media_type="text/event-stream",
+        encode=completion.encode,
+        error=completion.error,
+        keepalive=openai.KEEPALIVE,
+        headers=openai.HEADERS,
+    )
+    return await delivery.respond(
+        relay,
+        request,
+        state.cancellations,
+        state.queue,
+        framing=framing if body.stream else None,
+        whole=lambda whole: completion.whole(whole.text, whole.stats),
+    )
 
 
 @router.post("/chat/completions")
@@ -54,22 +66,7 @@ async def chat_completions(
     body: openai.ChatRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """OpenAI's chat completions, streamed or whole, on the server's queue."""
-    model = _model(state, body.model)
-    ollama_request = body.to_ollama(model)
-    relay = await submit_generation(
-        state,
-        principal,
-        kind="chat",
-        request=ollama_request,
-        stream=body.stream,
-    )
-    completion = openai.Completion(
-        chat=True,
-        generation_id=relay.generation_id,
-        model=body.model,
-        include_usage=body.include_usage,
-    )
-    return await _answer(state, request, relay, completion, body.stream)
+    return await _complete(state, request, principal, body)
 
 
 @router.post("/completions")
@@ -77,22 +74,7 @@ async def completions(
     body: openai.CompletionRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """OpenAI's (legacy) text completions, streamed or whole."""
-    model = _model(state, body.model)
-    ollama_request = body.to_ollama(model)
-    relay = await submit_generation(
-        state,
-        principal,
-        kind="generate",
-        request=ollama_request,
-        stream=body.stream,
-    )
-    completion = openai.Completion(
-        chat=False,
-        generation_id=relay.generation_id,
-        model=body.model,
-        include_usage=body.include_usage,
-    )
-    return await _answer(state, request, relay, completion, body.stream)
+    return await _complete(state, request, principal, body)
 
 
 def _model_object(name: str) -> dict[str, Any]:
@@ -108,4 +90,4 @@ async def list_models(state: StateDep, _: PrincipalDep) -> dict[str, Any]:
 @router.get("/models/{name:path}")
 async def get_model(name: str, state: StateDep, _: PrincipalDep) -> dict[str, Any]:
     """One model, if a key may use it."""
-    return _model_object(_model(state, name))
+    return _model_object(resolve_model(state.settings, name, UNKNOWN))
