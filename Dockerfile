@@ -10,6 +10,9 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 
 FROM base AS build
+# Poetry (requests) trusts the system's CA store, like pip: builds work behind a TLS-inspecting
+# proxy whose CA the host's store holds.
+ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 RUN pip install --no-cache-dir "poetry==2.5.1" && python -m venv /venv
 COPY pyproject.toml poetry.lock ./
 # The venv lives in /venv, outside /app, so that a source mount over /app does not hide it.
