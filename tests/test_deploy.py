@@ -128,5 +128,5 @@ def test_production_compose_is_valid_and_publishes_only_the_api(files, tmp_path)
     assert all(
         s.get("restart") == "unless-stopped"
         for n, s in services.items()
-        if n not in ("migrate", "ollama-pull")
+        if n != "migrate"
     )
