@@ -180,7 +180,7 @@ def run_wrk(stack: BenchStack, mode: str, *, seconds: int) -> Measured:
             capture_output=True,
             text=True,
             check=True,
-            env={"WRK_MODE": mode, "PATH": "/usr/bin:/bin"},
+            env={"WRK_MODE": mode, "WRK_AUTH": AUTH["Authorization"], "PATH": "/usr/bin:/bin"},
         )
     stats = dict(line.split("=", 1) for line in out.stdout.splitlines() if line.startswith("wrk_"))
     requests, bad = int(stats["wrk_requests"]), int(stats["wrk_bad"])

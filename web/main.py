@@ -76,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="A queue, API keys and lossless streams in front of your own Ollama.",
         version="0.1.0",
         lifespan=lifespan,
+        telemetry={
+            "tracing": settings.OTEL_ENABLED,
+            "metrics": settings.OTEL_ENABLED,
+            "logs": settings.OTEL_ENABLED,
+        },
     )
     app.add_middleware(BodyLimit, max_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(Observe)

@@ -20,6 +20,7 @@ from shared.ollama import OllamaClient
 from shared.records import RecordWriter
 from shared.redis import RedisLink, arq_redis, deserialize_job, redis_settings, serialize_job
 from worker import metrics
+from worker.finish import Finisher
 from worker.housekeeping import Housekeeping, OllamaCheck
 from worker.pickup import Pickup, running_worker
 from worker.publisher import StreamPublisher
@@ -59,6 +60,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     if worker is not None:
         state.pickup = Pickup(worker, redis, RedisLink(settings.redis_url))
         await state.pickup.start()
+        state.finisher = Finisher(worker, RedisLink(settings.redis_url))
+        state.finisher.start()
     else:
         log.warning("no arq Worker found on start-up: jobs are picked up by arq's own poll only")
     state.housekeeping = Housekeeping(
@@ -89,6 +92,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         return
     if state.pickup is not None:
         await state.pickup.aclose()
+    if state.finisher is not None:
+        await state.finisher.aclose()
     if state.housekeeping is not None:
         await state.housekeeping.aclose()
     await state.publisher.aclose()

@@ -56,11 +56,12 @@ class GenerationStream:
         self._expiry_set = False
         self._linger = linger
         self._held: list[_Item] = []
+        self._texted = False
         self._timer: asyncio.TimerHandle | None = None
 
-    def _add(self, item: _Item) -> None:
+    def _add(self, item: _Item, urgent: bool = False) -> None:
         if not self._linger:
-            self._publisher._commit.add(item)
+            self._publisher._commit.add(item, urgent=urgent)
             return
         self._held.append(item)
         if self._timer is None:
@@ -78,7 +79,9 @@ class GenerationStream:
         """Queue text for the next flush; raises if an earlier flush of this stream failed."""
         if self.failed is not None:
             raise PublishFailed(f"could not publish to Redis: {self.failed!r}")
-        self._add(_Item(self, text))
+        # The first text goes out at once: time to first token is not traded for batching.
+        self._add(_Item(self, text), urgent=not self._texted)
+        self._texted = True
 
     def post(self, kind: str, payload: Any) -> None:
         """Queue an event without waiting."""

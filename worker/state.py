@@ -7,6 +7,7 @@ from arq.connections import ArqRedis
 from shared.config import Settings
 from shared.ollama import OllamaClient
 from shared.records import RecordWriter
+from worker.finish import Finisher
 from worker.housekeeping import Ewma, Housekeeping
 from worker.pickup import Pickup
 from worker.publisher import StreamPublisher
@@ -21,6 +22,7 @@ class WorkerState:
     publisher: StreamPublisher
     ollama: OllamaClient
     pickup: Pickup | None = None
+    finisher: Finisher | None = None
     housekeeping: Housekeeping | None = None
     # Generations this process is running now (reported in its heartbeat).
     active: set[str] = field(default_factory=set)

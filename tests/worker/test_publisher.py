@@ -85,3 +85,26 @@ async def test_many_generations_share_one_pipeline_without_mixing(redis, link):
         text = "".join(e.payload for e in await read_log(redis, gid) if e.type == CHUNK)
         assert text == "".join(f"{gid}:{step};" for step in range(20))
     await publisher.aclose()
+
+
+async def test_coalescing_holds_later_text_but_never_the_first(redis, link):
+    # A window far longer than any round trip here, so that what it holds back is unmistakable.
+    publisher = StreamPublisher(link, live_ttl_s=60, retention_s=30, coalesce_s=1.0)
+    publisher.start()
+    pubsub = await listen(redis, "c1")
+    stream = publisher.open("c1")
+    await stream.send(START, {"worker": "w"})  # a flush: the window starts now
+    await drain(pubsub, until_terminal=False)
+    stream.send_text("first")
+    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+    assert message is not None, "the first text waited for the coalescing window"
+    assert [e.payload for e in decode_events(message["data"])] == ["first"]
+    stream.send_text("second")
+    stream.send_text(" third")
+    held = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3)
+    assert held is None, "later text is held for the window"
+    later = await drain(pubsub, until_terminal=False)
+    assert [e.payload for e in later] == ["second third"], "and goes out as one chunk"
+    await stream.send(DONE, {})
+    await publisher.aclose()
+    await pubsub.aclose()
