@@ -8,10 +8,11 @@ running jobs at a 5 ms poll; ~80 us of CPU per awaited command here).
 
 So, on the arq Worker this process runs:
 - the web process publishes `job <id>` after each enqueue and `abort <id>` after each cancel;
-  the listener claims that job at once, with the same atomic claim arq makes (the in-progress
-  key, set only if absent and the job is due) as one script instead of four round trips, and
-  claims that arrive together share one round trip; then it starts the job through arq's own
-  `run_job` with arq's own bookkeeping;
+  on a `job` notice, and when a slot frees after a notice found none, the worker claims the
+  oldest waiting generations it has room for (the queue is first come, first served), with the
+  claim arq makes (the in-progress key, set only if absent and the job is due) in one script
+  instead of four round trips per job; notices that arrive together share one round trip;
+  then it starts each job through arq's own `run_job`, with arq's own bookkeeping;
 - the poll (`poll_delay` = WORKER_POLL_SECONDS) stays as the safety net for a missed notice,
   but skips the jobs this worker runs and asks Redis once which of the rest are running
   elsewhere.
@@ -34,7 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.batching import GroupCommit
-from shared.jobs import WAKE_CHANNEL
+from shared.jobs import WAITING_KEY, WAKE_CHANNEL
 from shared.redis import RedisLink
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,31 @@ local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
 redis.call('PSETEX', KEYS[1], ARGV[3], '1')
 return score
+"""
+
+# The same claim for the oldest waiting generations (queue:waiting, in queue order) that no one
+# has claimed yet, up to ARGV[1] of them; returns id, score, id, score, ... Waiting entries are
+# bounded by MAX_QUEUE_DEPTH, and the ones claimed but not yet started are skipped in Redis.
+CLAIM_NEXT_SCRIPT = """
+local want, now, lock, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local claimed, from = {}, 0
+while #claimed < 2 * want do
+  local ids = redis.call('ZRANGE', KEYS[1], from, from + 99)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', prefix .. id) == 0 then
+      local score = redis.call('ZSCORE', KEYS[2], id)
+      if score and tonumber(score) <= now then
+        redis.call('PSETEX', prefix .. id, lock, '1')
+        claimed[#claimed + 1] = id
+        claimed[#claimed + 1] = score
+        if #claimed >= 2 * want then break end
+      end
+    end
+  end
+  from = from + 100
+end
+return claimed
 """
 
 
@@ -63,8 +89,11 @@ class Pickup:
         self._worker = worker
         self._link = link
         self._pubsub = redis.pubsub()
-        # Notices that arrive while a batch of claims is in flight share the next batch.
-        self._claims: GroupCommit[str] = GroupCommit(self.claim, name="pickup.claim")
+        # Notices that arrive while a claim is in flight share the next one.
+        self._claims: GroupCommit[None] = GroupCommit(self._claim_next, name="pickup.claim")
+        # A notice came when every slot was taken, or a claim filled them all: when a slot
+        # frees, look for the next waiting generation instead of leaving it to the poll.
+        self._more_waiting = False
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -87,18 +116,25 @@ class Pickup:
         worker = self._worker
         return worker.allow_pick_jobs and worker.job_counter < worker.max_jobs
 
-    async def claim(self, job_ids: list[str]) -> None:
-        """Claim and start jobs, as arq's start_jobs does, in one round trip for all of them."""
+    async def _reserve(self, wanted: int) -> int:
+        """Take up to `wanted` free slots (arq's semaphore and job counter); how many it took."""
         worker = self._worker
-        reserved: list[str] = []
-        for job_id in dict.fromkeys(job_ids):
-            if not self._has_room():
-                break
-            if job_id in worker.tasks:
-                continue
+        taken = 0
+        while taken < wanted and self._has_room():
             await worker.sem.acquire()  # a slot is free, so this does not wait
             worker.job_counter += 1
-            reserved.append(job_id)
+            taken += 1
+        return taken
+
+    def _unreserve(self) -> None:
+        self._worker.job_counter -= 1
+        self._worker.sem.release()
+
+    async def claim(self, job_ids: list[str]) -> None:
+        """Claim and start these jobs (the poll's), in one round trip for all of them."""
+        worker = self._worker
+        waiting = [j for j in dict.fromkeys(job_ids) if j not in worker.tasks]
+        reserved = waiting[: await self._reserve(len(waiting))]
         if not reserved:
             return
         now, lock_ms = timestamp_ms(), int(worker.in_progress_timeout_s * 1000)
@@ -115,24 +151,61 @@ class Pickup:
             )
             for j in reserved
         ]
+        scores: list[Any] = [None] * len(reserved)
         try:
             scores = await self._link.execute(commands)
-        except BaseException:
-            scores = [None] * len(reserved)
-            raise
         finally:
             for job_id, score in zip(reserved, scores, strict=True):
                 if score is None or isinstance(score, Exception):
-                    worker.job_counter -= 1
-                    worker.sem.release()
+                    self._unreserve()
                 else:
                     self._run(job_id, int(float(score)))
+
+    async def _claim_next(self, _: list[None]) -> None:
+        """Claim and start the oldest waiting generations this worker has room for."""
+        worker = self._worker
+        slots = await self._reserve(worker.max_jobs - worker.job_counter)
+        if not slots:
+            self._more_waiting = True
+            return
+        lock_ms = int(worker.in_progress_timeout_s * 1000)
+        command = (
+            "EVAL",
+            CLAIM_NEXT_SCRIPT,
+            2,
+            WAITING_KEY,
+            worker.queue_name,
+            slots,
+            timestamp_ms(),
+            lock_ms,
+            in_progress_key_prefix,
+        )
+        claimed: list[Any] = []
+        try:
+            (reply,) = await self._link.execute([command])
+            if isinstance(reply, Exception):
+                raise reply
+            claimed = reply
+        finally:
+            pairs = list(zip(claimed[::2], claimed[1::2], strict=True))
+            for job_id, score in pairs:
+                self._run(job_id.decode(), int(float(score)))
+            for _ in range(slots - len(pairs)):
+                self._unreserve()
+            # Every slot it asked for was filled: more may be waiting behind them.
+            self._more_waiting = len(pairs) == slots
 
     def _run(self, job_id: str, score: int) -> None:
         worker = self._worker
         task = worker.loop.create_task(worker.run_job(job_id, score))
-        task.add_done_callback(lambda _: worker._release_sem_dec_counter_on_complete())
+        task.add_done_callback(self._job_done)
         worker.tasks[job_id] = task
+
+    def _job_done(self, _: "asyncio.Task[None]") -> None:
+        self._worker._release_sem_dec_counter_on_complete()
+        if self._more_waiting and self._has_room():
+            self._more_waiting = False
+            self._claims.add(None)
 
     async def _listen(self) -> None:
         while True:
@@ -152,8 +225,11 @@ class Pickup:
     async def _handle(self, notice: str) -> None:
         kind, _, job_id = notice.partition(" ")
         if kind == "job":
+            # Not necessarily this job: the oldest that waits (first come, first served).
             if self._has_room():
-                self._claims.add(job_id)
+                self._claims.add(None)
+            else:
+                self._more_waiting = True
         elif (
             kind == "abort"
             and job_id in self._worker.job_tasks

@@ -3,11 +3,8 @@
 import asyncio
 import signal
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -15,8 +12,6 @@ from shared.jobs import GenerationJob, JobSubmitter, Limits
 from shared.models import Generation
 from shared.redis import RedisLink, serialize_job
 from shared.stream import CHUNK, START, Event, log_key, read_log
-from tests import processes
-from tests.conftest import AUTH
 from tests.helpers import (
     OpenStream,
     directive,
@@ -27,36 +22,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Lab:
-    http: httpx.AsyncClient
-    redis: Redis
-    redis_url: str
-    start_worker: Callable[..., processes.Process]
-
-
-@pytest.fixture
-async def lab(lab_stack, redis_of, log_dir):
-    """The lab stack's API, its Redis (flushed), and workers that are stopped after the test."""
-    redis = await redis_of(lab_stack)
-    started: list[processes.Process] = []
-
-    def start_worker(**env: object) -> processes.Process:
-        proc = processes.ready_worker(
-            {**lab_stack.env, **{k: str(v) for k, v in env.items()}},
-            log_dir,
-            f"lab-worker-{uuid.uuid4().hex[:6]}",
-        )
-        started.append(proc)
-        return proc
-
-    async with httpx.AsyncClient(base_url=lab_stack.url, headers=AUTH, timeout=30) as http:
-        yield Lab(http, redis, lab_stack.redis_url, start_worker)
-    for proc in started:
-        proc.signal(signal.SIGKILL)
-        proc.stop(timeout=5)
 
 
 async def test_killed_worker_ends_the_stream_with_an_error_soon(lab, sim, sessions):
