@@ -44,6 +44,7 @@ class RecordWriter:
             min_size=0,
             max_size=self._pool_size,
             command_timeout=10,
+            timeout=5,  # to connect
             # These connections only ever run the statements below, so there is no session
             # state to reset: asyncpg's default reset is a round trip per release.
             reset=_no_reset,
@@ -70,7 +71,7 @@ class RecordWriter:
     def _writer(self, statement: BatchStatement) -> Any:
         async def write(rows: list[dict[str, Any]]) -> None:
             assert self._pool is not None, "start() first"
-            async with self._pool.acquire() as connection:
+            async with self._pool.acquire(timeout=10) as connection:
                 await connection.executemany(statement.sql, statement.args(rows))
 
         return write

@@ -125,8 +125,4 @@ def test_production_compose_is_valid_and_publishes_only_the_api(files, tmp_path)
     assert not services["worker"].get("volumes") and not services["api"].get(
         "volumes"
     ), "no source mounts"
-    assert all(
-        s.get("restart") == "unless-stopped"
-        for n, s in services.items()
-        if n != "migrate"
-    )
+    assert all(s.get("restart") == "unless-stopped" for n, s in services.items() if n != "migrate")

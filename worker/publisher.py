@@ -89,13 +89,19 @@ class GenerationStream:
 
     async def send(self, kind: str, payload: Any) -> None:
         """Queue an event and wait until it (and all before it) is logged and published."""
-        self._release()
-        await self._publisher._commit.commit(_Item(self, None, kind, payload))
+        await self._commit(_Item(self, None, kind, payload))
 
     async def flush(self) -> None:
         """Wait until everything queued so far is logged and published."""
+        await self._commit(_Item(self, None))
+
+    async def _commit(self, item: _Item) -> None:
+        # Raises if this stream's flush failed, or any earlier one did (text already handed
+        # over without waiting may have failed since): its log would have a hole otherwise.
         self._release()
-        await self._publisher._commit.commit(_Item(self, None))
+        await self._publisher._commit.commit(item)
+        if self.failed is not None:
+            raise PublishFailed(f"could not publish to Redis: {self.failed!r}")
 
     def _number(self, kind: str, payload: Any) -> tuple[int, bytes]:
         self.seq += 1
@@ -147,14 +153,15 @@ class StreamPublisher:
             if texts:
                 events.append(stream._number(CHUNK, "".join(texts)))
                 texts = []
-            events.append(stream._number(item.kind or "", item.payload))
+            events.append(stream._number(item.kind, item.payload))
             terminal = terminal or item.kind in TERMINAL
             started = started or item.kind == START
         if texts:
             events.append(stream._number(CHUNK, "".join(texts)))
         return events, terminal, started
 
-    async def _flush(self, items: list[_Item]) -> None:
+    async def _flush(self, items: list[_Item]) -> list[Exception | None]:
+        """One pipeline for every stream's events; a stream's failure is only its own."""
         by_stream: dict[GenerationStream, list[_Item]] = {}
         for item in items:
             by_stream.setdefault(item.stream, []).append(item)
@@ -182,17 +189,21 @@ class StreamPublisher:
             commands.extend(own)
             owners.extend([stream] * len(own))
         if not commands:
-            return
+            return [None] * len(items)
         try:
             replies = await self._link.execute(commands)
         except Exception as e:
             for stream in by_stream:
                 stream.failed = e
             raise
-        failures = [
-            (o, r) for o, r in zip(owners, replies, strict=True) if isinstance(r, Exception)
+        for owner, reply in zip(owners, replies, strict=True):
+            if isinstance(reply, Exception) and owner.failed is None:
+                owner.failed = reply
+        return [
+            (
+                PublishFailed(f"could not publish to Redis: {item.stream.failed!r}")
+                if item.stream.failed is not None
+                else None
+            )
+            for item in items
         ]
-        for owner, error in failures:
-            owner.failed = error
-        if failures:
-            raise PublishFailed(f"{len(failures)} stream commands failed: {failures[0][1]!r}")

@@ -143,3 +143,31 @@ async def test_jobs_start_on_the_wake_up_notice_not_at_the_next_poll(lab):
     r = await lab.http.post("/api/v1/generate", json={"prompt": unique()})
     assert r.status_code == 200
     assert loop.time() - t0 < 5, "with a 30 s poll, only the wake-up can start it this soon"
+
+
+async def test_a_hung_database_does_not_hold_the_answer(lab, sim):
+    # A "PostgreSQL" that accepts connections and never answers: the worker's record writes
+    # hang (up to their own timeouts), and the answer must not wait for them.
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read()  # until the worker gives up and closes
+
+    blackhole = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = blackhole.sockets[0].getsockname()[1]
+    try:
+        lab.start_worker(DATABASE_URL=f"postgresql://llm@127.0.0.1:{port}/llm")
+        prompt = directive(tokens=["held ", "back?"]) + unique()
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        answer = await lab.http.post("/api/v1/generate", json={"prompt": prompt})
+        took = loop.time() - asked
+    finally:
+        blackhole.close()
+        for writer in held:
+            writer.close()
+        await asyncio.sleep(0.1)  # let the handlers see their end
+    assert answer.status_code == 200 and answer.json()["response"] == "held back?"
+    # Bounded by the worker's 2 s wait for its record, not the database's 5 s connect timeout.
+    assert took < 4.5

@@ -2,8 +2,10 @@
 
 import asyncio
 
+import pytest
+
 from shared.stream import CHUNK, DONE, START, decode_events, live_channel, log_key, read_log
-from worker.publisher import StreamPublisher
+from worker.publisher import PublishFailed, StreamPublisher
 
 
 async def listen(redis, generation_id):
@@ -108,3 +110,20 @@ async def test_coalescing_holds_later_text_but_never_the_first(redis, link):
     await stream.send(DONE, {})
     await publisher.aclose()
     await pubsub.aclose()
+
+
+async def test_one_streams_failure_is_its_own(redis, link):
+    publisher = StreamPublisher(link, live_ttl_s=60, retention_s=30)
+    publisher.start()
+    # Something else already wrote event 1 into A's log: A's own event 1 cannot be logged.
+    await redis.xadd(log_key("fa"), {"e": b'[1,"start",{}]'}, id="0-1")
+    a, b = publisher.open("fa"), publisher.open("fb")
+    a.send_text("lost")
+    b.send_text("kept")
+    results = await asyncio.gather(a.flush(), b.flush(), return_exceptions=True)
+    assert isinstance(results[0], PublishFailed), "A's flush says its text was not logged"
+    assert results[1] is None, "B shared A's pipeline but not its failure"
+    assert [e.payload for e in await read_log(redis, "fb")] == ["kept"]
+    with pytest.raises(PublishFailed):  # and A stays failed for whatever it sends next
+        await a.send(DONE, {})
+    await publisher.aclose()

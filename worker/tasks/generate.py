@@ -28,6 +28,10 @@ RUNNING_RECORD_AFTER_SECONDS = 0.2
 # A non-streaming request reads nothing until the end, so its events are flushed together at
 # most this often instead of one flush per token (the replay log still gets every chunk).
 WHOLE_ANSWER_FLUSH_SECONDS = 0.1
+# The outcome is recorded before the last event goes out, so that a client holding its answer
+# finds the record final; but a slow PostgreSQL must not hold the answer: after this long the
+# last event goes out anyway, and the record lands when it can.
+OUTCOME_RECORD_WAIT_SECONDS = 2.0
 
 CANCELLED = Cancelled("the generation was cancelled")
 
@@ -249,7 +253,16 @@ class GenerationRun:
                 "error_type": error.type if error else None,
             },
         )
-        try:
-            await self.state.records.outcome(row)
-        except Exception as e:
-            log.error("generation %s: could not record its outcome: %r", self.job.generation_id, e)
+        written = asyncio.ensure_future(self.state.records.outcome(row))
+        await asyncio.wait({written}, timeout=OUTCOME_RECORD_WAIT_SECONDS)
+        if not written.done():
+            log.warning("generation %s: its record is late (PostgreSQL)", self.job.generation_id)
+        written.add_done_callback(self._log_record_failure)
+
+    def _log_record_failure(self, written: "asyncio.Future[None]") -> None:
+        if not written.cancelled() and written.exception() is not None:
+            log.error(
+                "generation %s: could not record its outcome: %r",
+                self.job.generation_id,
+                written.exception(),
+            )
