@@ -48,23 +48,37 @@ class Ewma:
 
 
 class OllamaCheck:
-    """Whether Ollama answers and has the model, asked at most every OLLAMA_CHECK_SECONDS."""
+    """Whether Ollama answers and has the model, asked at most every OLLAMA_CHECK_SECONDS.
+
+    The heartbeat reports the last answer and never waits for a new one (`due` starts it in
+    the background): a slow Ollama must not make a live worker look dead."""
 
     def __init__(self, ollama: OllamaClient, model: str) -> None:
         self._ollama = ollama
         self._model = model if ":" in model else model + ":latest"
         self._next = 0.0
+        self._checking: asyncio.Task[None] | None = None
         self.state: dict[str, object] = {"ok": False, "error": "not checked yet"}
 
+    def due(self) -> None:
+        if time.monotonic() >= self._next and (self._checking is None or self._checking.done()):
+            self._checking = asyncio.create_task(self.refresh(), name="ollama-check")
+
+    async def aclose(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checking
+
     async def refresh(self) -> None:
-        if time.monotonic() < self._next:
-            return
         self._next = time.monotonic() + OLLAMA_CHECK_SECONDS
         try:
             names = await self._ollama.model_names()
             version = await self._ollama.version()
         except AppError as e:
             self.state = {"ok": False, "error": e.message}
+        except Exception as e:  # an answer of an unexpected shape is an Ollama that fails
+            self.state = {"ok": False, "error": f"unexpected answer from Ollama: {e!r}"}
         else:
             has = self._model in names
             error = None if has else f"Ollama does not have the model {self._model!r}"
@@ -96,6 +110,7 @@ class Housekeeping:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self._ollama.refresh()  # the first heartbeat says how Ollama is
         await self.beat()
         self._task = asyncio.create_task(self._run(), name="housekeeping")
 
@@ -104,6 +119,7 @@ class Housekeeping:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._ollama.aclose()
         with contextlib.suppress(RedisError, OSError):
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.delete(heartbeat_key(self.worker_id))
@@ -112,7 +128,7 @@ class Housekeeping:
 
     async def beat(self) -> None:
         ttl_ms = int(self._interval * 3 * 1000)
-        await self._ollama.refresh()
+        self._ollama.due()
         state = {
             "id": self.worker_id,
             "host": socket.gethostname(),
@@ -147,3 +163,5 @@ class Housekeeping:
                         log.info("pruned %d stale entries of arq's abort set", pruned)
             except (RedisError, OSError) as e:
                 log.warning("heartbeat failed: %r", e)
+            except Exception:  # a bug here must not stop the heartbeats for good
+                log.exception("heartbeat failed")

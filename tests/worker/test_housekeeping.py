@@ -1,5 +1,7 @@
 """The worker's heartbeat (with its Ollama's state) and the pruning of arq's abort set (#485)."""
 
+import asyncio
+
 import orjson
 import pytest
 from arq.constants import abort_jobs_ss
@@ -48,7 +50,7 @@ async def test_stale_abort_entries_are_pruned_and_fresh_ones_kept(redis, keeper)
 
 async def test_heartbeat_names_the_worker_and_expires(redis, keeper):
     housekeeping = keeper()
-    await housekeeping.beat()
+    await housekeeping.start()
     beat = orjson.loads(await redis.get(heartbeat_key("w-test")))
     assert beat["running"] == 2 and beat["slots"] == 4 and beat["average_seconds"] == 2.0
     assert beat["ollama"] == {"ok": True, "error": None, "version": "0.12.6-sim"}
@@ -66,9 +68,39 @@ async def test_heartbeat_names_the_worker_and_expires(redis, keeper):
     ],
 )
 async def test_heartbeat_says_when_ollama_cannot_serve(redis, keeper, url, model, error):
-    await keeper(url, model).beat()
+    housekeeping = keeper(url, model)
+    await housekeeping.start()
     beat = orjson.loads(await redis.get(heartbeat_key("w-test")))
     assert beat["ollama"]["ok"] is False and error in beat["ollama"]["error"]
+    await housekeeping.aclose()
+
+
+async def test_a_hung_ollama_does_not_stop_the_heartbeat(redis, keeper):
+    # An "Ollama" that accepts connections and never answers.
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read()
+
+    hung = await asyncio.start_server(hold, "127.0.0.1", 0)
+    housekeeping = keeper(f"http://127.0.0.1:{hung.sockets[0].getsockname()[1]}")
+    try:
+        for _ in range(3):  # each beat returns at once, with the last known state
+            await asyncio.wait_for(housekeeping.beat(), timeout=1.0)
+            beat = orjson.loads(await redis.get(heartbeat_key("w-test")))
+            assert beat["ollama"]["ok"] is False
+        for _ in range(40):  # the check runs beside the beats: it did ask the hung Ollama
+            if held:
+                break
+            await asyncio.sleep(0.05)
+        assert held
+    finally:
+        await housekeeping.aclose()
+        hung.close()
+        for writer in held:
+            writer.close()
+        await asyncio.sleep(0.1)
 
 
 def test_the_average_follows_recent_durations():
