@@ -76,12 +76,10 @@ async def read_log(redis: Redis, generation_id: str, after_seq: int = 0) -> list
     return [decode_event(fields[b"e"]) for _, fields in entries]
 
 
-async def last_seq(redis: Redis, generation_id: str) -> int:
-    """The sequence number of the last logged event, 0 if none."""
+async def last_event(redis: Redis, generation_id: str) -> Event | None:
+    """The last logged event, if any."""
     entries = await redis.xrevrange(log_key(generation_id), max="+", min="-", count=1)
-    if not entries:
-        return 0
-    return int(entries[0][0].split(b"-")[1])
+    return decode_event(entries[0][1][b"e"]) if entries else None
 
 
 async def append_terminal(
@@ -92,10 +90,10 @@ async def append_terminal(
     Returns the event, or None if the stream has ended already or a worker wrote the same
     sequence number first (then that worker's own terminal event follows).
     """
-    events = await read_log(redis, generation_id)
-    if events and events[-1].is_terminal:
+    last = await last_event(redis, generation_id)
+    if last is not None and last.is_terminal:
         return None
-    event = Event(events[-1].seq + 1 if events else 1, kind, payload)
+    event = Event(last.seq + 1 if last else 1, kind, payload)
     key = log_key(generation_id)
     try:
         await redis.xadd(key, {"e": event.encode()}, id=f"0-{event.seq}")

@@ -88,7 +88,7 @@ class Relay:
         """Batches of new events, ending with the terminal one; an empty batch is an idle tick."""
         assert self._sub is not None, "open() first"
         if self._replay:
-            ready = self._in_order(await self._log())
+            ready = await self._replayed()
             if ready:
                 yield ready
                 if ready[-1].is_terminal:
@@ -113,6 +113,14 @@ class Relay:
                 yield ready
                 if ready[-1].is_terminal:
                     return
+
+    async def _replayed(self) -> list[Event]:
+        """The logged events after the resume point; those before it still set the phase."""
+        logged = await read_log(self._redis, self.generation_id)
+        for event in logged:
+            if event.seq < self.next_seq:
+                self._advance(event)
+        return self._in_order(logged)
 
     async def _log(self) -> list[Event]:
         return await read_log(self._redis, self.generation_id, self.next_seq - 1)

@@ -62,6 +62,19 @@ async def test_resume_after_the_end_with_a_query_parameter(client):
     assert [e.id for e in sse.parse(again.text).events] == [e.id for e in events[4:]]
 
 
+async def test_resume_after_the_last_event_is_204_at_once(client):
+    r = await client.post("/api/v1/generate", json={"prompt": unique(), "stream": True})
+    last = sse.parse(r.text).events[-1]
+    assert last.json() == {}
+    # What an EventSource does after `data: {}`: it reconnects with the last id it saw.
+    again = await client.get(
+        f"/api/v1/generations/{r.headers['x-generation-id']}/stream",
+        headers={"Last-Event-ID": last.id},
+        timeout=5,
+    )
+    assert again.status_code == 204 and again.content == b""
+
+
 async def test_resume_from_zero_replays_everything(client):
     prompt = directive(tokens=TOKENS) + unique()
     r = await client.post("/api/v1/generate", json={"prompt": prompt})

@@ -12,6 +12,7 @@ from shared.jobs import GenerationJob, JobSubmitter, Limits
 from shared.models import Generation
 from shared.redis import RedisLink, serialize_job
 from shared.stream import CHUNK, START, Event, log_key, read_log
+from tests import sse
 from tests.helpers import (
     OpenStream,
     directive,
@@ -171,3 +172,22 @@ async def test_a_hung_database_does_not_hold_the_answer(lab, sim):
     assert answer.status_code == 200 and answer.json()["response"] == "held back?"
     # Bounded by the worker's 2 s wait for its record, not the database's 5 s connect timeout.
     assert took < 4.5
+
+
+async def test_a_resumed_stream_still_notices_a_dead_worker(lab):
+    worker = lab.start_worker()
+    prompt = directive(n=200, rate=20) + unique()
+    async with OpenStream(
+        lab.http, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as s:
+        seen = await s.events(3)  # past the worker's start event
+        generation_id = s.generation_id
+    worker.signal(signal.SIGKILL)
+    # The resumed relay never sees the start event again, yet knows which worker to watch.
+    r = await lab.http.get(
+        f"/api/v1/generations/{generation_id}/stream",
+        headers={"Last-Event-ID": seen[-1].id},
+        timeout=20,
+    )
+    last = sse.parse(r.text).events[-1]
+    assert last.event == "error" and last.json()["error"]["type"] == "worker_lost"

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from shared.errors import Gone, InvalidRequest, NotFound
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
-from shared.stream import log_key
+from shared.stream import last_event
 from web import delivery, sse
 from web.auth import Principal
 from web.deps import PrincipalDep, StateDep
@@ -133,9 +133,13 @@ async def resume_stream(
     after_seq = _after(last_event_id, after)
     row = await _find(state, principal, generation_id)
     gid = str(generation_id)
-    if GenerationStatus(row.status).is_final and not await state.redis.exists(log_key(gid)):
+    last = await last_event(state.redis, gid)
+    if GenerationStatus(row.status).is_final and last is None:
         retention = state.settings.STREAM_RETENTION_SECONDS
         raise Gone(f"the stream of generation {gid} ended more than {retention} s ago")
+    if last is not None and last.is_terminal and last.seq <= after_seq:
+        # The client has it all. 204 is also what tells an EventSource to stop reconnecting.
+        return Response(status_code=204, headers={"X-Generation-ID": gid})
     relay = Relay(
         state.hub,
         state.redis,
@@ -147,7 +151,11 @@ async def resume_stream(
         first_tick=0.0,
     )
     await relay.open()
-    await state.cancellations.attach(gid)
+    try:
+        await state.cancellations.attach(gid)
+    except BaseException:
+        relay.close()
+        raise
     return await delivery.stream(relay, sse.FRAMING, state.cancellations, state.queue)
 
 
