@@ -108,6 +108,12 @@ def install(app: FastAPI) -> None:
         error = DependencyUnavailable("Redis is unavailable", retry_after=5)
         return error_response(error, request.url.path)
 
+    @app.exception_handler(TimeoutError)  # an OSError too, but not the database's
+    async def _timeout(request: Request, exc: TimeoutError) -> JSON:
+        log.warning("a dependency timed out: %r", exc)
+        error = DependencyUnavailable("PostgreSQL or Redis did not answer in time", retry_after=5)
+        return error_response(error, request.url.path)
+
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OSError)

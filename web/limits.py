@@ -5,6 +5,7 @@ Content-Length over the limit with plain text, whatever the app renders. This on
 (so disconnects still reach the routes, unlike BaseHTTPMiddleware) and answers in JSON.
 """
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import BodyTooLarge
@@ -37,7 +38,9 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._error()
+                    # Raised while the route reads its body: FastAPI turns any other exception
+                    # there into a 400, and passes an HTTPException through (rendered as 413).
+                    raise HTTPException(413, self._error().message)
             return message
 
         await self.app(scope, limited, send)
