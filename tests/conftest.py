@@ -270,8 +270,15 @@ async def redis_of() -> AsyncIterator[Callable[[Stack], Awaitable[Redis]]]:
 
 @pytest.fixture(scope="session")
 def private_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
-    """STORE_CONTENT=false: records without prompts or answers."""
-    env = stack_env(database_url, redis_db_url(8), simulator, STORE_CONTENT="false")
+    """STORE_CONTENT=false (records without prompts or answers), and the default keep-alive
+    interval of 5 s instead of the suite's 1 s."""
+    env = stack_env(
+        database_url,
+        redis_db_url(8),
+        simulator,
+        STORE_CONTENT="false",
+        STREAM_KEEPALIVE_SECONDS=5,
+    )
     started = start_stack(env, log_dir, "private")
     yield started
     started.stop()

@@ -51,10 +51,11 @@ class Relay:
         self._gap = False
         self.worker_id: str | None = None
         self._heartbeat_missed = False
-        # The first idle tick may come sooner than the keep-alive interval: a stream response
-        # waits for it before sending its headers, so that quick failures get a real status.
-        self._first_tick = first_tick
         now = time.monotonic()
+        # Until `first_tick` has passed, idle ticks come at least that soon: a stream response
+        # waits for the first text or an idle tick before sending its headers (so that quick
+        # failures get a real status), and must not wait a whole keep-alive interval for it.
+        self._early_ticks_until = now + first_tick if first_tick is not None else None
         self._created = now
         self._phase = "queued"
         self._deadline = now + bounds.queue
@@ -96,6 +97,7 @@ class Relay:
         while True:
             events = await self._sub.next(self._tick())
             if events is None:
+                self._early_ticks_until = None  # one idle tick was all the headers waited for
                 self._check_deadline()
                 events = await self._log()  # anything the live path lost
                 if not events:
@@ -168,8 +170,8 @@ class Relay:
 
     def _tick(self) -> float:
         interval = self._keepalive
-        if self._first_tick is not None:
-            interval, self._first_tick = min(interval, self._first_tick), None
+        if self._early_ticks_until is not None:
+            interval = min(interval, max(0.0, self._early_ticks_until - time.monotonic()))
         return max(0.0, min(interval, min(self._deadline, self._end) - time.monotonic()))
 
     def _check_deadline(self) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from simulator.script import tokens_for
 from tests import sse
-from tests.conftest import AUTH
+from tests.conftest import AUTH, key_client
 from tests.helpers import OpenStream, directive, final_record, unique
 
 pytestmark = pytest.mark.e2e
@@ -131,3 +131,21 @@ async def test_keepalive_comments_while_the_model_loads(client):
     head, _, _ = r.text.partition("data: ")
     assert head.count(": keep-alive\n\n") >= 2
     assert sse.parse(r.text).text == "late"
+
+
+async def test_a_slow_model_gets_the_headers_after_about_a_second(private_stack, redis_of):
+    # The worker's start event comes first and at once; the headers must not then wait a
+    # whole keep-alive interval more (STREAM_KEEPALIVE_SECONDS=5 on this stack: 1 s, not 6).
+    await redis_of(private_stack)
+    prompt = directive(tokens=["late"], ttft=4) + unique()
+    loop = asyncio.get_running_loop()
+    async with key_client(private_stack, private_stack.env["MASTER_API_KEY"]) as http:
+        asked = loop.time()
+        async with http.stream(
+            "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+        ) as r:
+            headers_after = loop.time() - asked
+            assert r.status_code == 200
+            body = b"".join([chunk async for chunk in r.aiter_bytes()]).decode()
+    assert headers_after < 3, "well before the 4 s first token and the 5 s keep-alive"
+    assert sse.parse(body).text == "late"
