@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for the API, the worker and migrations. Targets: `runtime` (production, the default)
-# and `dev` (adds the dev tools; compose mounts the source over /app and reloads on change).
+# One image for the API (its CMD), the worker (`python -m worker`) and migrations (`alembic upgrade
+# head`). Targets: `runtime` (production, the default) and `dev` (adds the dev tools; compose
+# mounts the source over /app and reloads on change).
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -124,7 +124,7 @@ run: install ## 🏃 Runs the API and a worker on this machine (PostgreSQL and R
 	$(RUN_ENV) $(VENV)/alembic upgrade head
 	@echo "API on http://127.0.0.1:$(RUN_PORT), Ollama at $(RUN_OLLAMA_URL)"
 	@trap 'kill 0' EXIT INT TERM; \
-	  $(RUN_ENV) $(VENV)/arq worker.main.WorkerSettings & \
+	  $(RUN_ENV) $(VENV)/python -m worker & \
 	  $(RUN_ENV) $(VENV)/uvicorn web.main:app --host 127.0.0.1 --port $(RUN_PORT) & \
 	  wait
 

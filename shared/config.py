@@ -18,6 +18,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.keys import Keys
+
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "example", "dev-only")
 # Passwords of the development setup, which production must not keep.
 WEAK_SECRETS = frozenset({"llm", "postgres", "password", "secret"})
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     DATABASE_URL: PostgresDsn = PostgresDsn("postgresql+asyncpg://llm:llm@db:5432/llm")
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1)
     REDIS_URL: RedisDsn = RedisDsn("redis://redis:6379/0")
+    # Every Redis key and channel of this deployment starts with it (shared/keys.py): two
+    # deployments can share one Redis, even one database, with different namespaces.
+    REDIS_NAMESPACE: str = Field(default="llm", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     OLLAMA_BASE_URL: HttpUrl = HttpUrl("http://ollama:11434")
     OLLAMA_MODEL: str = "qwen3:8b"
@@ -115,6 +120,10 @@ class Settings(BaseSettings):
                 + " (make setup writes random ones into .env.prod)"
             )
         return self
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.REDIS_NAMESPACE)
 
     @property
     def database_url(self) -> str:

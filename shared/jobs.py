@@ -1,45 +1,39 @@
-"""The queue contract: job names and payloads, submit (admission + enqueue + wake-up), cancel.
+"""The queue contract: the job and its payload, submit (admission + enqueue + wake-up), the order
+in which waiting jobs are claimed, and cancel.
 
 A generation's arq job id is the generation id, so a double submit is a no-op and a cancel can
-name the job without a lookup. Keys, besides arq's own:
-
-    queue:waiting        sorted set: generations queued and not yet started (score: queue time)
-    gen:<id>:clients     how many clients are attached to the generation's stream
-    gen:<id>:cancel      set when a cancel was asked for
-    worker:<id>          a worker's heartbeat (JSON), expiring 3 heartbeats after the last one
-    workers              sorted set of live workers (score: last heartbeat)
+name the job without a lookup. The keys are in shared/keys.py; arq's part of the layout in
+shared/arq_layout.py.
 """
 
 import time
-from collections.abc import Callable
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
-from arq.connections import ArqRedis
-from arq.constants import abort_jobs_ss, default_queue_name, job_key_prefix, result_key_prefix
-from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
+from shared import arq_layout
 from shared.batching import GroupCommit
+from shared.keys import Keys
+from shared.notices import ABORT, JOB, Notice
 from shared.redis import RedisLink
 
 GENERATE = "generate"
-WAITING_KEY = "queue:waiting"
-HEARTBEATS_KEY = "workers"
-
-# Workers listen here for "a job is waiting" (`job <id>`) and "abort this job" (`abort <id>`), so
-# they start and cancel jobs at once instead of at their next poll (see worker/pickup.py).
-WAKE_CHANNEL = "queue:wake"
 
 # One round trip for what arq's enqueue_job does in three (WATCH, EXISTS, MULTI/EXEC), plus the
 # key's limits, the queue's bound, the wake-up and the client count: each awaited Redis command
-# costs ~80-110 us of CPU here, and the queue must cost almost nothing. It writes exactly arq's
-# keys (the job under arq:job:<id> in arq's own serialisation, its score in arq:queue) and is
-# atomic, so concurrent requests cannot all see room for one more, and a refused request
-# consumes no quota. The caller's subscription is checked here too: if Redis had not processed
-# it yet, the caller must replay the log once.
-SUBMIT_SCRIPT = """
+# costs ~80-110 us of CPU here, and the queue must cost almost nothing. It is atomic, so
+# concurrent requests cannot all see room for one more, and a refused request consumes no
+# quota. The caller's subscription is checked here too: if Redis had not processed it yet, the
+# caller must replay the log once.
+#   KEYS: waiting, arq job, arq result, arq queue, clients, rate, active
+#   ARGV: expired-before (s), max depth, now (s), job expiry (ms), payload, now (ms), id,
+#         clients ttl (s), wake channel, live channel, rpm, concurrency, latest end (s),
+#         wake notice
+SUBMIT_SCRIPT = arq_layout.LUA_ENQUEUE + """
 local now = tonumber(ARGV[3])
 local rpm = tonumber(ARGV[11])
 local concurrency = tonumber(ARGV[12])
@@ -57,9 +51,9 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local depth = redis.call('ZCARD', KEYS[1])
 if depth >= tonumber(ARGV[2]) then return {-1, depth, 0} end
-if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then return {0, depth, 0} end
-redis.call('PSETEX', KEYS[2], ARGV[4], ARGV[5])
-redis.call('ZADD', KEYS[4], ARGV[6], ARGV[7])
+if not arq_enqueue(KEYS[2], KEYS[3], KEYS[4], ARGV[7], ARGV[5], ARGV[4], ARGV[6]) then
+  return {0, depth, 0}
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[7])
 redis.call('SET', KEYS[5], 1, 'EX', ARGV[8])
 if rpm > 0 then
@@ -70,9 +64,32 @@ if concurrency > 0 then
   redis.call('ZADD', KEYS[7], ARGV[13], ARGV[7])
   redis.call('EXPIRE', KEYS[7], math.ceil(tonumber(ARGV[13]) - now) + 60)
 end
-redis.call('PUBLISH', ARGV[9], 'job ' .. ARGV[7])
+redis.call('PUBLISH', ARGV[9], ARGV[14])
 local listening = redis.call('PUBSUB', 'NUMSUB', ARGV[10])[2]
 return {1, depth + 1, listening}
+"""
+
+# The oldest waiting generations (first come, first served) that no one has claimed yet, claimed
+# as arq claims a job, up to ARGV[1] of them; returns id, score, id, score, ... Waiting entries
+# are bounded by MAX_QUEUE_DEPTH, and the ones claimed but not yet started are skipped in Redis.
+#   KEYS: waiting, arq queue;  ARGV: how many, now (ms), lock (ms), in-progress key prefix
+CLAIM_NEXT_SCRIPT = arq_layout.LUA_CLAIM + """
+local want, now, lock, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local claimed, from = {}, 0
+while #claimed < 2 * want do
+  local ids = redis.call('ZRANGE', KEYS[1], from, from + 99)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local score = arq_claim(prefix .. id, KEYS[2], id, now, lock)
+    if score then
+      claimed[#claimed + 1] = id
+      claimed[#claimed + 1] = score
+      if #claimed >= 2 * want then break end
+    end
+  end
+  from = from + 100
+end
+return claimed
 """
 
 
@@ -81,12 +98,27 @@ class GenerationJob(BaseModel):
 
     generation_id: str
     kind: Literal["generate", "chat"] = "generate"
-    request: dict[str, Any]
+    request: dict[str, Any]  # Ollama's request body, as the dialect translated it
     stream: bool
     queued_at: float = 0.0  # epoch seconds
     api_key_id: str | None = None  # None: the master key
     store_content: bool = True
     request_id: str | None = None  # for the worker's log lines
+
+    @property
+    def owner(self) -> str:
+        return owner_of(self.api_key_id)
+
+    @cached_property
+    def prompt(self) -> str:
+        """What the record keeps as its prompt (a chat: its messages, as JSON)."""
+        if self.kind == "chat":
+            return orjson.dumps(self.request.get("messages", [])).decode()
+        return str(self.request.get("prompt", ""))
+
+    @property
+    def llm_model(self) -> str:
+        return str(self.request.get("model"))
 
 
 class Limits(BaseModel):
@@ -106,47 +138,17 @@ class Submitted(BaseModel):
     listening: bool  # the caller's subscription was active before the job existed
 
 
-def record_prompt(kind: str, request: dict[str, Any]) -> str:
-    """What a generation's record keeps as its prompt (a chat: its messages, as JSON)."""
-    if kind == "chat":
-        return orjson.dumps(request.get("messages", [])).decode()
-    return str(request.get("prompt", ""))
-
-
-def cancel_key(generation_id: str) -> str:
-    return f"gen:{generation_id}:cancel"
-
-
-def clients_key(generation_id: str) -> str:
-    return f"gen:{generation_id}:clients"
-
-
-def heartbeat_key(worker_id: str) -> str:
-    return f"worker:{worker_id}"
-
-
 def owner_of(api_key_id: str | None) -> str:
+    """The name a key's limits are kept under in Redis (the master key's: `master`)."""
     return api_key_id or "master"
-
-
-def rate_key(owner: str) -> str:
-    return f"limits:{owner}:rpm"
-
-
-def active_key(owner: str) -> str:
-    """The key's generations not yet ended (score: when they end at the latest)."""
-    return f"limits:{owner}:active"
 
 
 class JobSubmitter:
     """Submits generation jobs: concurrent submissions share one pipeline (group commit)."""
 
-    def __init__(self, link: RedisLink, *, serializer: Callable[[Any], bytes]) -> None:
-        self._link = link
-        self._serializer = serializer
-        self._commit: GroupCommit[tuple[Any, ...]] = GroupCommit(
-            self._link.execute, name="jobs.submit"
-        )
+    def __init__(self, link: RedisLink, keys: Keys) -> None:
+        self._keys = keys
+        self._commit: GroupCommit[tuple[Any, ...]] = GroupCommit(link.execute, name="jobs.submit")
 
     def start(self) -> None:
         self._commit.start()
@@ -161,7 +163,6 @@ class JobSubmitter:
         max_depth: int,
         expires_s: float,
         clients_ttl_s: int,
-        channel: str,
         limits: Limits,
         longest_s: float,
     ) -> Submitted:
@@ -169,19 +170,17 @@ class JobSubmitter:
 
         `longest_s`: how long the generation can take at most, queue included (after that its
         place in the key's concurrency count frees itself even if nobody released it)."""
+        keys, gid = self._keys, job.generation_id
         now_ms = timestamp_ms()
-        payload = serialize_job(
-            GENERATE, (job.model_dump(mode="json"),), {}, None, now_ms, serializer=self._serializer
-        )
-        gid = job.generation_id
-        keys = (
-            WAITING_KEY,
-            job_key_prefix + gid,
-            result_key_prefix + gid,
-            default_queue_name,
-            clients_key(gid),
-            rate_key(limits.owner),
-            active_key(limits.owner),
+        payload = arq_layout.job_payload(GENERATE, job.model_dump(mode="json"), now_ms)
+        script_keys = (
+            keys.waiting,
+            keys.arq_job(gid),
+            keys.arq_result(gid),
+            keys.arq_queue,
+            keys.clients(gid),
+            keys.rate(limits.owner),
+            keys.active(limits.owner),
         )
         now = time.time()
         args = (
@@ -193,14 +192,15 @@ class JobSubmitter:
             now_ms,
             gid,
             clients_ttl_s,
-            WAKE_CHANNEL,
-            channel,
+            keys.wake_channel,
+            keys.live(gid),
             limits.rate_limit_rpm,
             limits.concurrency_limit,
             now + longest_s,
+            Notice(JOB, gid).encode(),
         )
         status, depth, listening = await self._commit.commit(
-            ("EVAL", SUBMIT_SCRIPT, len(keys), *keys, *args)
+            ("EVAL", SUBMIT_SCRIPT, len(script_keys), *script_keys, *args)
         )
         return Submitted(
             queued=status == 1,
@@ -212,13 +212,11 @@ class JobSubmitter:
         )
 
 
-async def request_cancel(redis: ArqRedis, generation_id: str, *, ttl_s: int) -> None:
+async def request_cancel(redis: Redis, keys: Keys, generation_id: str, *, ttl_s: int) -> None:
     """Ask whichever worker holds the job to abort it; a queued job will never start."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(cancel_key(generation_id), b"1", ex=ttl_s)
-        # arq's own abort mechanism (allow_abort_jobs): the worker cancels the job's task, or
-        # fails a queued job at pick-up without running it.
-        pipe.zadd(abort_jobs_ss, {generation_id: timestamp_ms()})
-        pipe.zrem(WAITING_KEY, generation_id)
-        pipe.publish(WAKE_CHANNEL, f"abort {generation_id}")
+        pipe.set(keys.cancel(generation_id), b"1", ex=ttl_s)
+        pipe.execute_command(*arq_layout.abort_command(generation_id))
+        pipe.zrem(keys.waiting, generation_id)
+        pipe.publish(keys.wake_channel, Notice(ABORT, generation_id).encode())
         await pipe.execute()

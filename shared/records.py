@@ -1,17 +1,25 @@
-"""Batched writes of generation records, shared by the web process and the worker.
+"""Generation records on the hot path: the typed row, and its batched writes (web and worker).
 
-Each kind of write has its own GroupCommit: a burst of requests costs one executemany, not a
-transaction each. They run on a small asyncpg pool of their own (see BatchStatement for the
-measured reason); reads and the rare writes of cancellations go through SQLAlchemy sessions.
+A row is a GenerationRow built from the GenerationJob, never a dict: a misspelt field raises
+instead of writing NULL, and tests/shared/test_records.py checks that its fields are the table's
+columns. Each kind of write has its own GroupCommit: a burst of requests costs one executemany,
+not a transaction each. They run on a small asyncpg pool of their own (see BatchStatement for
+the measured reason); reads and the rare writes of cancellations go through SQLAlchemy sessions.
 Callers that need the row to exist (the web process, before it answers) await the write; the
 worker's "started" does not wait.
 """
 
+import dataclasses
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from shared.batching import GroupCommit
+from shared.jobs import GenerationJob
+from shared.models import GenerationStatus
 from shared.services.generations import (
     INSERT_QUEUED,
     UPSERT_OUTCOME,
@@ -20,12 +28,59 @@ from shared.services.generations import (
 )
 
 
+@dataclasses.dataclass(slots=True, kw_only=True)
+class GenerationRow:
+    """Every column of a `generations` row. The worker's writes are upserts of the whole row,
+    since they may land before the web process's insert."""
+
+    id: uuid.UUID
+    api_key_id: uuid.UUID | None
+    status: str
+    llm_model: str
+    stream: bool
+    prompt: str | None
+    queued_at: datetime
+    response: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    done_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    chunk_count: int = 0
+    attempts: int = 0
+    worker_id: str | None = None
+    started_at: datetime | None = None
+    first_token_at: datetime | None = None
+    finished_at: datetime | None = None
+    total_duration_ns: int | None = None
+    load_duration_ns: int | None = None
+    prompt_eval_duration_ns: int | None = None
+    eval_duration_ns: int | None = None
+
+    @classmethod
+    def of(cls, job: GenerationJob, status: GenerationStatus, **fields: Any) -> "GenerationRow":
+        """The row of `job` in `status`, with what the job itself says; `fields` add the rest."""
+        return cls(
+            id=uuid.UUID(job.generation_id),
+            api_key_id=uuid.UUID(job.api_key_id) if job.api_key_id else None,
+            status=status.value,
+            llm_model=job.llm_model,
+            stream=job.stream,
+            prompt=job.prompt if job.store_content else None,
+            queued_at=datetime.fromtimestamp(job.queued_at, UTC),
+            **fields,
+        )
+
+
 async def _no_reset(connection: asyncpg.Connection) -> None:
     return None
 
 
 def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+Write = Callable[[list[GenerationRow]], Awaitable[None]]
 
 
 class RecordWriter:
@@ -59,17 +114,17 @@ class RecordWriter:
         if self._pool is not None:
             await self._pool.close()
 
-    async def insert(self, row: dict[str, Any]) -> None:
+    async def insert(self, row: GenerationRow) -> None:
         await self._inserts.commit(row)
 
-    def running(self, row: dict[str, Any]) -> None:
+    def running(self, row: GenerationRow) -> None:
         self._running.add(row)
 
-    async def outcome(self, row: dict[str, Any]) -> None:
+    async def outcome(self, row: GenerationRow) -> None:
         await self._outcomes.commit(row)
 
-    def _writer(self, statement: BatchStatement) -> Any:
-        async def write(rows: list[dict[str, Any]]) -> None:
+    def _writer(self, statement: BatchStatement) -> Write:
+        async def write(rows: list[GenerationRow]) -> None:
             assert self._pool is not None, "start() first"
             async with self._pool.acquire(timeout=10) as connection:
                 await connection.executemany(statement.sql, statement.args(rows))

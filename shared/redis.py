@@ -14,26 +14,16 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import ResponseError
 
+from shared.arq_layout import deserialize_job, serialize_job
 from shared.config import Settings
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url)
-
-
-def serialize_job(data: object) -> bytes:
-    # JSON, not arq's default pickle: whoever can write to Redis must not run code in our
-    # processes. `default=repr` keeps arq's failure results (exceptions) serialisable.
-    return orjson.dumps(data, default=repr)
-
-
-def deserialize_job(data: bytes) -> object:
-    return orjson.loads(data)
 
 
 class LeanConnectionPool(ConnectionPool):

@@ -1,12 +1,13 @@
-"""The stream contract between the worker and the web process.
+"""The stream contract between the worker and the web process: the only encoder and decoder of a
+generation's events, on the live channel and in the replay log.
 
 A generation's events are numbered from 1 (`seq`) and kept in two places:
 
-- the live channel `gen:<id>:live` (Redis pub/sub), where the worker publishes each flush as one
+- the live channel (Keys.live, Redis pub/sub), where the worker publishes each flush as one
   message: a JSON array of events. Pub/sub keeps nothing, so it only serves listeners present now;
-- the replay log `gen:<id>:log` (a Redis Stream whose entry ids are `0-<seq>`), which keeps every
-  event until STREAM_RETENTION_SECONDS after the generation ends. Late subscribers, clients that
-  resume with Last-Event-ID, and listeners that saw a gap read it.
+- the replay log (Keys.log, a Redis Stream whose entry ids are `0-<seq>`, one field `e` holding
+  the event), which keeps every event until STREAM_RETENTION_SECONDS after the generation ends.
+  Late subscribers, clients that resume with Last-Event-ID, and listeners that saw a gap read it.
 
 An event is `[seq, type, payload]`:
 
@@ -16,6 +17,7 @@ An event is `[seq, type, payload]`:
     [9, "error", {"type": "...", "message": "..."}]      the last event of a failure or cancel
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,24 +25,21 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from shared.keys import Keys
+
 START = "start"
 CHUNK = "chunk"
 DONE = "done"
 ERROR = "error"
 TERMINAL = frozenset({DONE, ERROR})
 
+# The replay log's one field per entry.
+LOG_FIELD = b"e"
+# Sequence numbers are Redis Stream ids `0-<seq>`, whose parts are unsigned 64-bit integers; a
+# client's Last-Event-ID beyond this is not one we sent.
+MAX_SEQ = 2**63 - 1
 
-def live_channel(generation_id: str) -> str:
-    return f"gen:{generation_id}:live"
-
-
-def log_key(generation_id: str) -> str:
-    return f"gen:{generation_id}:log"
-
-
-def generation_id_of(channel: bytes | str) -> str:
-    name = channel.decode() if isinstance(channel, bytes) else channel
-    return name.split(":", 2)[1]
+Command = tuple[Any, ...]
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,15 +53,11 @@ class Event:
         return self.type in TERMINAL
 
     def encode(self) -> bytes:
-        return orjson.dumps([self.seq, self.type, self.payload])
+        return encode_event(self.seq, self.type, self.payload)
 
 
-def encode_events(events: list[Event]) -> bytes:
-    return orjson.dumps([[e.seq, e.type, e.payload] for e in events])
-
-
-def decode_events(data: bytes) -> list[Event]:
-    return [Event(seq, kind, payload) for seq, kind, payload in orjson.loads(data)]
+def encode_event(seq: int, kind: str, payload: Any) -> bytes:
+    return orjson.dumps([seq, kind, payload])
 
 
 def decode_event(data: bytes) -> Event:
@@ -70,37 +65,66 @@ def decode_event(data: bytes) -> Event:
     return Event(seq, kind, payload)
 
 
-async def read_log(redis: Redis, generation_id: str, after_seq: int = 0) -> list[Event]:
+def live_message(encoded: Sequence[bytes]) -> bytes:
+    """One live message: the already encoded events of one flush, as a JSON array."""
+    return b"[" + b",".join(encoded) + b"]"
+
+
+def decode_live(data: bytes) -> list[Event]:
+    return [Event(seq, kind, payload) for seq, kind, payload in orjson.loads(data)]
+
+
+def parse_seq(text: str) -> int:
+    """A client's Last-Event-ID as a sequence number; ValueError if it cannot be one of ours."""
+    if not text.isdigit() or len(text) > 19 or int(text) > MAX_SEQ:
+        raise ValueError(f"not an event id: {text[:40]!r}")
+    return int(text)
+
+
+def log_append(keys: Keys, generation_id: str, seq: int, encoded: bytes) -> Command:
+    """The command that appends one encoded event to the replay log."""
+    return ("XADD", keys.log(generation_id), f"0-{seq}", LOG_FIELD, encoded)
+
+
+def live_publish(keys: Keys, generation_id: str, encoded: Sequence[bytes]) -> Command:
+    """The command that publishes one flush of encoded events on the live channel."""
+    return ("PUBLISH", keys.live(generation_id), live_message(encoded))
+
+
+def _logged(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
+    return [decode_event(fields[LOG_FIELD]) for _, fields in entries]
+
+
+async def read_log(redis: Redis, keys: Keys, generation_id: str, after_seq: int = 0) -> list[Event]:
     """Every logged event with a sequence number above `after_seq`, in order."""
-    entries = await redis.xrange(log_key(generation_id), min=f"(0-{after_seq}", max="+")
-    return [decode_event(fields[b"e"]) for _, fields in entries]
+    return _logged(await redis.xrange(keys.log(generation_id), min=f"(0-{after_seq}", max="+"))
 
 
-async def last_event(redis: Redis, generation_id: str) -> Event | None:
+async def last_event(redis: Redis, keys: Keys, generation_id: str) -> Event | None:
     """The last logged event, if any."""
-    entries = await redis.xrevrange(log_key(generation_id), max="+", min="-", count=1)
-    return decode_event(entries[0][1][b"e"]) if entries else None
+    logged = _logged(await redis.xrevrange(keys.log(generation_id), max="+", min="-", count=1))
+    return logged[0] if logged else None
 
 
 async def append_terminal(
-    redis: Redis, generation_id: str, kind: str, payload: Any, *, retention_s: int
+    redis: Redis, keys: Keys, generation_id: str, kind: str, payload: Any, *, retention_s: int
 ) -> Event | None:
     """End a generation's stream from outside the worker (a cancelled queued job, a dead worker).
 
     Returns the event, or None if the stream has ended already or a worker wrote the same
     sequence number first (then that worker's own terminal event follows).
     """
-    last = await last_event(redis, generation_id)
+    last = await last_event(redis, keys, generation_id)
     if last is not None and last.is_terminal:
         return None
     event = Event(last.seq + 1 if last else 1, kind, payload)
-    key = log_key(generation_id)
+    encoded = event.encode()
     try:
-        await redis.xadd(key, {"e": event.encode()}, id=f"0-{event.seq}")
+        await redis.execute_command(*log_append(keys, generation_id, event.seq, encoded))
     except ResponseError:
         return None
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.expire(key, retention_s)
-        pipe.publish(live_channel(generation_id), encode_events([event]))
+        pipe.expire(keys.log(generation_id), retention_s)
+        pipe.execute_command(*live_publish(keys, generation_id, [encoded]))
         await pipe.execute()
     return event

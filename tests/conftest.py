@@ -3,8 +3,10 @@ Redis database, and the real simulator, API and worker processes.
 
 TEST_DATABASE_ADMIN_URL (default postgresql://127.0.0.1:5432/postgres) names a database the
 tests can connect to in order to create and drop their own; TEST_REDIS_URL (default
-redis://127.0.0.1:6379/15) names the Redis database the tests flush; other databases of the
-same server serve the extra stacks some tests start (7, 8, 10-14; the benchmark uses 9).
+redis://127.0.0.1:6379/15) names the one Redis database the tests use. Every stack they start
+has a key namespace of its own there (REDIS_NAMESPACE, `t<run>-<stack>`), and the tests only
+ever delete keys of their own namespaces: nothing else in that Redis, nor any other database of
+it, is touched (a sentinel in each other database checks that at the end of the run).
 """
 
 import asyncio
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from alembic import command
 from shared.config import asyncpg_url
-from shared.jobs import HEARTBEATS_KEY
+from shared.keys import Keys
 from shared.redis import RedisLink
 from tests import processes
 
@@ -35,9 +37,57 @@ MASTER_KEY = "the-test-suites-master-key-0123456789"
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 
+# This run's namespaces all start with it, so that two runs on one Redis never meet.
+RUN = uuid.uuid4().hex[:6]
+MAIN = "main"
+
+
+def namespace(stack: str) -> str:
+    return f"t{RUN}-{stack}"
+
+
 def redis_db_url(db: int) -> str:
     parts = urlsplit(REDIS_URL)
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
+
+
+def redis_db() -> int:
+    return int(urlsplit(REDIS_URL).path.lstrip("/") or 0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def other_databases_untouched() -> AsyncIterator[None]:
+    """A sentinel in every other database of the test Redis; each must still be there at the
+    end (the suite flushes nothing and uses only TEST_REDIS_URL's database)."""
+    sentinel, planted = f"llm-test-sentinel:{RUN}", []
+    for db in range(16):
+        if db == redis_db():
+            continue
+        client = Redis.from_url(redis_db_url(db))
+        try:
+            await client.set(sentinel, b"1", ex=3600)
+            planted.append(db)
+        except Exception:  # a server with fewer databases
+            pass
+        finally:
+            await client.aclose()
+    yield
+    missing = []
+    for db in planted:
+        client = Redis.from_url(redis_db_url(db))
+        try:
+            if not await client.delete(sentinel):
+                missing.append(db)
+        finally:
+            await client.aclose()
+    own = Redis.from_url(REDIS_URL)
+    try:
+        leftovers = [key async for key in own.scan_iter(match=f"t{RUN}-*", count=1000)]
+        if leftovers:
+            await own.delete(*leftovers)
+    finally:
+        await own.aclose()
+    assert missing == [], f"the test run emptied Redis databases {missing}"
 
 
 def with_database(url: str, name: str) -> str:
@@ -75,22 +125,31 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-async def empty(client: Redis) -> None:
-    """Everything but the live workers' heartbeats goes (they come back only at the next beat)."""
+async def empty(client: Redis, keys: Keys) -> None:
+    """Every key of the namespace goes but the live workers' heartbeats (they come back only at
+    the next beat)."""
+    kept = (keys.workers.encode(), keys.worker("").encode())
     doomed = [
         key
-        async for key in client.scan_iter(count=1000)
-        if key != HEARTBEATS_KEY.encode() and not key.startswith(b"worker:")
+        async for key in client.scan_iter(match=f"{keys.namespace}:*", count=1000)
+        if key != kept[0] and not key.startswith(kept[1])
     ]
     if doomed:
         await client.delete(*doomed)
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    """The test Redis database, empty at the start of each test (but for heartbeats)."""
+def keys() -> Keys:
+    """The main stack's key names."""
+    return Keys(namespace(MAIN))
+
+
+@pytest.fixture
+async def redis(keys: Keys) -> AsyncIterator[Redis]:
+    """The test Redis database, the main namespace empty at the start of each test (but for
+    heartbeats)."""
     client = Redis.from_url(REDIS_URL)
-    await empty(client)
+    await empty(client, keys)
     yield client
     await client.aclose()
 
@@ -117,13 +176,12 @@ def simulator(log_dir: Path) -> Iterator[str]:
     proc.stop()
 
 
-def stack_env(
-    database_url: str, redis_url: str, ollama_url: str, **extra: object
-) -> dict[str, str]:
+def stack_env(database_url: str, stack: str, ollama_url: str, **extra: object) -> dict[str, str]:
     env = {
         "ENVIRONMENT": "test",
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_NAMESPACE": namespace(stack),
         "OLLAMA_BASE_URL": ollama_url,
         "OLLAMA_MODEL": MODEL,
         "MASTER_API_KEY": MASTER_KEY,
@@ -150,6 +208,10 @@ class Stack:
     def redis_url(self) -> str:
         return self.env["REDIS_URL"]
 
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.env["REDIS_NAMESPACE"])
+
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
@@ -166,7 +228,7 @@ def start_stack(env: dict[str, str], log_dir: Path, name: str, *, worker: bool =
 @pytest.fixture(scope="session")
 def stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
     """The API and one worker, as real processes, on the test database and Redis."""
-    env = stack_env(database_url, REDIS_URL, simulator, WORKER_METRICS_PORT=processes.free_port())
+    env = stack_env(database_url, MAIN, simulator, WORKER_METRICS_PORT=processes.free_port())
     started = start_stack(env, log_dir, "main")
     yield started
     started.stop()
@@ -189,7 +251,7 @@ async def sim(simulator: str) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def missing_model_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
     """A stack whose OLLAMA_MODEL the simulator does not have."""
-    env = stack_env(database_url, redis_db_url(14), simulator, OLLAMA_MODEL="missing-model:1b")
+    env = stack_env(database_url, "missing-model", simulator, OLLAMA_MODEL="missing-model:1b")
     started = start_stack(env, log_dir, "missing-model")
     yield started
     started.stop()
@@ -199,7 +261,7 @@ def missing_model_stack(database_url: str, simulator: str, log_dir: Path) -> Ite
 def unreachable_stack(database_url: str, log_dir: Path) -> Iterator[Stack]:
     """A stack whose OLLAMA_BASE_URL points at a port nothing listens on."""
     dead = f"http://127.0.0.1:{processes.free_port()}"
-    env = stack_env(database_url, redis_db_url(13), dead, OLLAMA_CONNECT_TIMEOUT_SECONDS=2)
+    env = stack_env(database_url, "unreachable", dead, OLLAMA_CONNECT_TIMEOUT_SECONDS=2)
     started = start_stack(env, log_dir, "unreachable")
     yield started
     started.stop()
@@ -210,7 +272,7 @@ def tight_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[St
     """Short bounds, one slot, no disconnect grace, a short retention."""
     env = stack_env(
         database_url,
-        redis_db_url(12),
+        "tight",
         simulator,
         FIRST_TOKEN_TIMEOUT_SECONDS=1.5,
         CHUNK_TIMEOUT_SECONDS=1,
@@ -228,7 +290,7 @@ def tight_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[St
 def workerless_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
     """An API with no worker at all: jobs wait until they time out."""
     env = stack_env(
-        database_url, redis_db_url(10), simulator, QUEUE_TIMEOUT_SECONDS=1.5, MAX_QUEUE_DEPTH=2
+        database_url, "workerless", simulator, QUEUE_TIMEOUT_SECONDS=1.5, MAX_QUEUE_DEPTH=2
     )
     started = start_stack(env, log_dir, "workerless", worker=False)
     yield started
@@ -240,7 +302,7 @@ def lab_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stac
     """An API whose workers each test starts, kills or stops itself."""
     env = stack_env(
         database_url,
-        redis_db_url(11),
+        "lab",
         simulator,
         WORKER_HEARTBEAT_SECONDS=0.5,
         STREAM_KEEPALIVE_SECONDS=0.5,
@@ -254,12 +316,12 @@ def lab_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stac
 
 @pytest.fixture
 async def redis_of() -> AsyncIterator[Callable[[Stack], Awaitable[Redis]]]:
-    """`await redis_of(stack)`: a client of that stack's Redis database, flushed first."""
+    """`await redis_of(stack)`: a client of that stack's Redis, its namespace emptied first."""
     clients: list[Redis] = []
 
     async def open_for(stack: Stack) -> Redis:
         client = Redis.from_url(stack.redis_url)
-        await empty(client)
+        await empty(client, stack.keys)
         clients.append(client)
         return client
 
@@ -274,7 +336,7 @@ def private_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[
     interval of 5 s instead of the suite's 1 s."""
     env = stack_env(
         database_url,
-        redis_db_url(8),
+        "private",
         simulator,
         STORE_CONTENT="false",
         STREAM_KEEPALIVE_SECONDS=5,
@@ -306,7 +368,7 @@ def key_client(stack: Stack, key: str | None) -> httpx.AsyncClient:
 def databaseless_stack(simulator: str, log_dir: Path) -> Iterator[Stack]:
     """An API whose DATABASE_URL points at a port nothing listens on (no worker)."""
     dead = f"postgresql://127.0.0.1:{processes.free_port()}/nowhere"
-    env = stack_env(dead, redis_db_url(7), simulator)
+    env = stack_env(dead, "databaseless", simulator)
     started = start_stack(env, log_dir, "databaseless", worker=False)
     yield started
     started.stop()

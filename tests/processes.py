@@ -1,7 +1,7 @@
 """Real processes for the tests: the Ollama simulator, the API and the worker.
 
 Each runs as its own OS process on a free loopback port, exactly as a deployment runs it
-(`uvicorn web.main:app`, `arq worker.main.WorkerSettings`, `python -m simulator`).
+(`uvicorn web.main:app`, `python -m worker`, `python -m simulator`).
 """
 
 import os
@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from shared.jobs import HEARTBEATS_KEY
+from shared.keys import Keys
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -102,8 +102,13 @@ def api(port: int, env: Mapping[str, str], log_dir: Path, *options: str) -> Proc
     return proc
 
 
-def worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Process:
-    return Process(name, [str(BIN / "arq"), "worker.main.WorkerSettings"], env, log_dir)
+def worker(
+    env: Mapping[str, str], log_dir: Path, name: str = "worker", *, plain_arq: bool = False
+) -> Process:
+    """`python -m worker`, or (`plain_arq`) the fallback `arq worker.main.WorkerSettings`."""
+    if plain_arq:
+        return Process(name, [str(BIN / "arq"), "worker.main.WorkerSettings"], env, log_dir)
+    return Process(name, [sys.executable, "-m", "worker"], env, log_dir)
 
 
 def wait_log(proc: Process, text: str, timeout: float = 20.0) -> None:
@@ -117,14 +122,17 @@ def wait_log(proc: Process, text: str, timeout: float = 20.0) -> None:
     raise TimeoutError(f"{proc.name} did not log {text!r} in {timeout}s:\n{proc.log()}")
 
 
-def ready_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Process:
+def ready_worker(
+    env: Mapping[str, str], log_dir: Path, name: str = "worker", *, plain_arq: bool = False
+) -> Process:
     """A worker, once its first heartbeat is in Redis (whatever LOG_LEVEL says)."""
-    proc = worker(env, log_dir, name)
+    proc = worker(env, log_dir, name, plain_arq=plain_arq)
     client = redis.Redis.from_url(env["REDIS_URL"])
+    workers = Keys(env.get("REDIS_NAMESPACE", "llm")).workers
     prefix = f"{socket.gethostname()}:{proc.pid}:".encode()
     deadline = time.monotonic() + 30
     try:
-        while not any(w.startswith(prefix) for w in client.zrange(HEARTBEATS_KEY, 0, -1)):
+        while not any(w.startswith(prefix) for w in client.zrange(workers, 0, -1)):
             if proc.proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.proc.returncode}:\n{proc.log()}")
             if time.monotonic() > deadline:

@@ -65,7 +65,7 @@ def test_probes_grace_periods_and_autoscaling_fit_the_server(overlay):
     for worker in workers:
         pod = worker["spec"]["template"]["spec"]
         assert pod["terminationGracePeriodSeconds"] > int(config["WORKER_SHUTDOWN_GRACE_SECONDS"])
-        assert pod["containers"][0]["command"] == ["arq", "worker.main.WorkerSettings"]
+        assert pod["containers"][0]["command"] == ["python", "-m", "worker"]
         scaler = docs[("ScaledObject", worker["metadata"]["name"])]
         trigger = scaler["spec"]["triggers"][0]
         assert trigger["type"] == "metrics-api" and trigger["metadata"]["valueLocation"] == "depth"

@@ -23,7 +23,9 @@ from shared import security
 from shared.config import Settings
 from shared.db import transaction
 from shared.errors import Unauthorized
+from shared.keys import Keys
 from shared.models import ApiKey
+from shared.notices import KEY_REVOKED, Notice
 from shared.services import api_keys
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,6 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 30.0
 UNKNOWN_CACHE_SECONDS = 2.0
 TOUCH_EVERY_SECONDS = 60.0
-REVOKED_NOTICE = "key-revoked"
-CONTROL_CHANNEL = "hub:control"  # the stream hub's (web/hub.py); it hands the notices here
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +45,6 @@ class Principal:
     @property
     def is_master(self) -> bool:
         return self.key_id is None
-
-    @property
-    def owner(self) -> str:
-        """The name its limits are kept under in Redis."""
-        return "master" if self.key_id is None else str(self.key_id)
 
 
 MASTER = Principal(None, "master", 0, 0)
@@ -146,6 +141,7 @@ class Authenticator:
                 self._used.setdefault(key_id, when)
 
 
-async def announce_revocation(redis: Redis, key_id: uuid.UUID) -> None:
-    """Tell every web process to forget what it cached of the key."""
-    await redis.publish(CONTROL_CHANNEL, f"{REVOKED_NOTICE} {key_id}")
+async def announce_revocation(redis: Redis, keys: Keys, key_id: uuid.UUID) -> None:
+    """Tell every web process to forget what it cached of the key (the stream hub hears the
+    control channel and calls Authenticator.forget)."""
+    await redis.publish(keys.control_channel, Notice(KEY_REVOKED, str(key_id)).encode())

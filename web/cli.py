@@ -70,7 +70,7 @@ async def keys(args: argparse.Namespace) -> str:
             await api_keys.revoke_key(session, key_id=found.id)
         redis = Redis.from_url(settings.redis_url)
         try:
-            await announce_revocation(redis, found.id)
+            await announce_revocation(redis, settings.keys, found.id)
         finally:
             await redis.aclose()
         return f"revoked {found.id} ({found.name})"

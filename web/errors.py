@@ -1,8 +1,12 @@
-"""The one place errors are rendered, never as a stack trace, in the envelope of the API asked:
+"""The one place errors are rendered, never as a stack trace, in the envelope of the dialect of
+the route that was asked (web/dialects/: each router's routes carry their dialect):
 
 native  /api/v1/...            {"error": {"type": ..., "message": ...}}
 OpenAI  /v1/...                {"error": {"message": ..., "type": ..., "param": ..., "code": ...}}
 Ollama  /api/generate, ...     {"error": "..."}
+
+A request that matched no route (or was refused before routing, by a middleware) is answered
+in the dialect of the route its path and method would match, else natively.
 """
 
 import logging
@@ -14,6 +18,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from shared.errors import (
     AppError,
@@ -23,13 +29,12 @@ from shared.errors import (
     NotFound,
     Unauthorized,
 )
-from web import metrics
-from web.dialects import ollama, openai
+from web.dialects import Dialect
+from web.dialects.native import DIALECT as NATIVE
+from web.ops import metrics
 from web.responses import JSON
 
 log = logging.getLogger(__name__)
-
-OLLAMA_PATHS = frozenset({"/api/generate", "/api/chat", "/api/tags", "/api/version"})
 
 
 class HTTPError(AppError):
@@ -43,28 +48,20 @@ class HTTPError(AppError):
         )
 
 
-def dialect_of(path: str) -> str:
-    if path.startswith("/v1/"):
-        return "openai"
-    return "ollama" if path in OLLAMA_PATHS else "native"
+def dialect_of(scope: Scope) -> Dialect:
+    """The dialect of the route that serves (or would serve) this request."""
+    route = scope.get("route")
+    if route is None and "app" in scope:
+        for candidate in scope["app"].router.routes:
+            match, _ = candidate.matches(scope)
+            if match != Match.NONE:
+                route = candidate
+                break
+    dialect = getattr(route, "dialect", None)
+    return dialect if isinstance(dialect, Dialect) else NATIVE
 
 
-def body_for(dialect: str, error: AppError) -> dict[str, Any]:
-    if dialect == "openai":
-        return openai.error_body(error)
-    if dialect == "ollama":
-        return ollama.error_body(error)
-    return {"error": error.to_dict()}
-
-
-def status_for(dialect: str, error: AppError) -> int:
-    # OpenAI and Ollama answer a request they cannot parse or do not support with 400.
-    if dialect != "native" and error.status_code == 422:
-        return 400
-    return error.status_code
-
-
-def error_response(error: AppError, path: str = "", headers: dict[str, str] | None = None) -> JSON:
+def error_response(error: AppError, scope: Scope, headers: dict[str, str] | None = None) -> JSON:
     metrics.ERRORS.labels(error.type).inc()
     headers = dict(headers or {})
     if error.generation_id is not None:
@@ -73,11 +70,11 @@ def error_response(error: AppError, path: str = "", headers: dict[str, str] | No
         headers["WWW-Authenticate"] = "Bearer"
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    dialect = dialect_of(path)
-    return JSON(body_for(dialect, error), status_code=status_for(dialect, error), headers=headers)
+    dialect = dialect_of(scope)
+    return JSON(dialect.error_body(error), status_code=dialect.error_status(error), headers=headers)
 
 
-def _validation_details(exc: RequestValidationError) -> list[dict]:
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
         for err in exc.errors()
@@ -87,7 +84,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSON:
-        return error_response(exc, request.url.path)
+        return error_response(exc, request.scope)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSON:
@@ -95,24 +92,24 @@ def install(app: FastAPI) -> None:
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"] if part != "body") or "body"
         error = InvalidRequest(f"{where}: {first['msg']}", details=details)
-        return error_response(error, request.url.path)
+        return error_response(error, request.scope)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSON:
         error = HTTPError(exc.status_code, str(exc.detail))
-        return error_response(error, request.url.path, headers=dict(exc.headers or {}))
+        return error_response(error, request.scope, headers=dict(exc.headers or {}))
 
     @app.exception_handler(RedisError)
     async def _redis(request: Request, exc: RedisError) -> JSON:
         log.warning("redis failed: %r", exc)
         error = DependencyUnavailable("Redis is unavailable", retry_after=5)
-        return error_response(error, request.url.path)
+        return error_response(error, request.scope)
 
     @app.exception_handler(TimeoutError)  # an OSError too, but not the database's
     async def _timeout(request: Request, exc: TimeoutError) -> JSON:
         log.warning("a dependency timed out: %r", exc)
         error = DependencyUnavailable("PostgreSQL or Redis did not answer in time", retry_after=5)
-        return error_response(error, request.url.path)
+        return error_response(error, request.scope)
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
@@ -120,4 +117,4 @@ def install(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception) -> JSON:
         log.warning("database failed: %s", type(exc).__name__)
         error = DependencyUnavailable("the database is unavailable", retry_after=5)
-        return error_response(error, request.url.path)
+        return error_response(error, request.scope)

@@ -9,57 +9,66 @@ from shared.config import Settings, get_settings
 from shared.db import create_engine, create_sessionmaker
 from shared.jobs import JobSubmitter
 from shared.logs import configure_logging
+from shared.notices import KEY_REVOKED
 from shared.records import RecordWriter
-from shared.redis import RedisLink, create_redis, serialize_job
+from shared.redis import RedisLink, create_redis
 from web import errors
-from web.auth import REVOKED_NOTICE, Authenticator
-from web.cancel import Cancellations
-from web.hub import StreamHub
-from web.limits import BodyLimit
-from web.observe import Observe
-from web.queue import QueueStatus
-from web.readiness import Readiness
+from web.auth import Authenticator
+from web.body_limit import BodyLimit
+from web.generations.cancel import Cancellations
+from web.generations.presence import ClientPresence
+from web.ops.access_log import AccessLog
+from web.ops.queue_status import QueueStatus
+from web.ops.readiness import Readiness
 from web.routes import generate, generations, health, keys, ollama, openai
 from web.state import AppState
+from web.streaming.hub import StreamHub
+from web.streaming.response import Responder
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    names = settings.keys
     engine = create_engine(settings)
     sessions = create_sessionmaker(engine)
     redis = await create_redis(settings)
-    hub = StreamHub(redis)
+    hub = StreamHub(redis, names)
     records = RecordWriter(settings.database_url)
-    cancellations = Cancellations(redis, sessions, settings)
+    cancellations = Cancellations(redis, names, sessions, settings)
+    presence = ClientPresence(redis, names, settings, cancellations)
+    queue = QueueStatus(redis, names, heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS)
+    responder = Responder(presence, cancellations, queue)
     link = RedisLink(settings.redis_url)
-    submitter = JobSubmitter(link, serializer=serialize_job)
+    submitter = JobSubmitter(link, names)
     auth = Authenticator(sessions, settings)
-    queue = QueueStatus(redis, heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS)
     readiness = Readiness(sessions, redis, queue)
-    hub.on_control(REVOKED_NOTICE, auth.forget)
+    hub.on_control(KEY_REVOKED, auth.forget)
     await hub.start()
     await records.start()
     submitter.start()
     auth.start()
     app.state.app = AppState(
-        settings,
-        engine,
-        sessions,
-        redis,
-        hub,
-        records,
-        cancellations,
-        submitter,
-        auth,
-        queue,
-        readiness,
+        settings=settings,
+        keys=names,
+        engine=engine,
+        sessions=sessions,
+        redis=redis,
+        hub=hub,
+        records=records,
+        cancellations=cancellations,
+        presence=presence,
+        responder=responder,
+        submitter=submitter,
+        auth=auth,
+        queue=queue,
+        readiness=readiness,
     )
     try:
         yield
     finally:
         await auth.aclose()
-        await cancellations.aclose()
+        await presence.aclose()
         await submitter.aclose()
         await link.aclose()
         await records.aclose()
@@ -83,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     app.add_middleware(BodyLimit, max_bytes=settings.MAX_BODY_BYTES)
-    app.add_middleware(Observe)
+    app.add_middleware(AccessLog)
     app.state.settings = settings
     errors.install(app)
     app.include_router(generate.router)

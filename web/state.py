@@ -7,24 +7,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.config import Settings
 from shared.jobs import JobSubmitter
+from shared.keys import Keys
 from shared.records import RecordWriter
 from web.auth import Authenticator
-from web.cancel import Cancellations
-from web.hub import StreamHub
-from web.queue import QueueStatus
-from web.readiness import Readiness
-from web.relay import WaitBounds
+from web.generations.cancel import Cancellations
+from web.generations.presence import ClientPresence
+from web.ops.queue_status import QueueStatus
+from web.ops.readiness import Readiness
+from web.streaming.hub import StreamHub
+from web.streaming.relay import WaitBounds
+from web.streaming.response import Responder
 
 
 @dataclass
 class AppState:
     settings: Settings
+    keys: Keys
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: ArqRedis
     hub: StreamHub
     records: RecordWriter
     cancellations: Cancellations
+    presence: ClientPresence
+    responder: Responder
     submitter: JobSubmitter
     auth: Authenticator
     queue: QueueStatus

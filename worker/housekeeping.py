@@ -1,10 +1,11 @@
 """A worker's background duties: its heartbeat, and the cleanup arq leaves to its users.
 
-- Heartbeat: `worker:<id>` (JSON: running generations, slots, host, the average generation time,
-  and whether its Ollama answers and has the model) with a TTL of three intervals, plus the
-  worker's score in the `workers` sorted set. arq's own health key is one per queue and written
-  hourly by default; a web process needs to know whether *this* worker lives, and /readyz
-  whether Ollama works as the workers see it, without spending a generation to find out.
+- Heartbeat: the worker's key (JSON: running generations, slots, host, the average generation
+  time, and whether its Ollama answers and has the model) with a TTL of three intervals, plus the
+  worker's score in the set of live workers (shared/keys.py). arq's own health key is one per
+  queue and written hourly by default; a web process needs to know whether *this* worker
+  lives, and /readyz whether Ollama works as the workers see it, without spending a
+  generation to find out.
 - arq's abort set is never pruned (arq issue #485): every worker re-reads all of it on every
   poll, and an entry left for a finished job would abort a later job with the same id. Entries
   older than the queue timeout can no longer match a waiting job, so they go.
@@ -18,13 +19,12 @@ import time
 from collections.abc import Callable
 
 import orjson
-from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.errors import AppError
-from shared.jobs import HEARTBEATS_KEY, heartbeat_key
+from shared.keys import Keys
 from shared.ollama import OllamaClient
 from worker import metrics
 
@@ -90,6 +90,7 @@ class Housekeeping:
     def __init__(
         self,
         redis: Redis,
+        keys: Keys,
         worker_id: str,
         *,
         interval_s: float,
@@ -100,6 +101,7 @@ class Housekeeping:
         durations: Ewma,
     ) -> None:
         self._redis = redis
+        self._keys = keys
         self.worker_id = worker_id
         self._interval = interval_s
         self._slots = slots
@@ -122,8 +124,8 @@ class Housekeeping:
         await self._ollama.aclose()
         with contextlib.suppress(RedisError, OSError):
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(heartbeat_key(self.worker_id))
-                pipe.zrem(HEARTBEATS_KEY, self.worker_id)
+                pipe.delete(self._keys.worker(self.worker_id))
+                pipe.zrem(self._keys.workers, self.worker_id)
                 await pipe.execute()
 
     async def beat(self) -> None:
@@ -139,15 +141,15 @@ class Housekeeping:
             "at": time.time(),
         }
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(heartbeat_key(self.worker_id), orjson.dumps(state), px=ttl_ms)
-            pipe.zadd(HEARTBEATS_KEY, {self.worker_id: time.time()})
-            pipe.zremrangebyscore(HEARTBEATS_KEY, "-inf", time.time() - self._interval * 3)
+            pipe.set(self._keys.worker(self.worker_id), orjson.dumps(state), px=ttl_ms)
+            pipe.zadd(self._keys.workers, {self.worker_id: time.time()})
+            pipe.zremrangebyscore(self._keys.workers, "-inf", time.time() - self._interval * 3)
             await pipe.execute()
 
     async def prune_aborts(self) -> int:
         return int(
             await self._redis.zremrangebyscore(
-                abort_jobs_ss, "-inf", timestamp_ms() - self._abort_keep_ms
+                self._keys.arq_abort, "-inf", timestamp_ms() - self._abort_keep_ms
             )
         )
 

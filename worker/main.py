@@ -1,4 +1,6 @@
-"""The worker process: `arq worker.main.WorkerSettings`.
+"""The worker's settings and clients: `python -m worker` runs them on GatewayWorker
+(worker/arq_worker.py); `arq worker.main.WorkerSettings` runs them on plain arq, the slower
+fallback (arq's poll and per-job transactions).
 
 Each limit is a setting; the reasons for the values are next to them.
 """
@@ -13,16 +15,15 @@ from typing import Any, ClassVar
 import uvloop
 from arq import func
 
+from shared.arq_layout import deserialize_job, serialize_job
 from shared.config import get_settings
 from shared.jobs import GENERATE
 from shared.logs import configure_logging
 from shared.ollama import OllamaClient
 from shared.records import RecordWriter
-from shared.redis import RedisLink, arq_redis, deserialize_job, redis_settings, serialize_job
+from shared.redis import RedisLink, arq_redis, redis_settings
 from worker import metrics
-from worker.finish import Finisher
 from worker.housekeeping import Housekeeping, OllamaCheck
-from worker.pickup import Pickup, running_worker
 from worker.publisher import StreamPublisher
 from worker.state import WorkerState
 from worker.tasks.generate import generate
@@ -30,6 +31,7 @@ from worker.tasks.generate import generate
 log = logging.getLogger(__name__)
 
 settings = get_settings()
+keys = settings.keys
 
 # uvloop, installed before arq creates its event loop: measured here, an awaited Redis command
 # costs ~82 us of CPU on uvloop against ~96 us on the default loop.
@@ -46,6 +48,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     live_ttl = int(settings.GENERATION_TIMEOUT_SECONDS + settings.STREAM_RETENTION_SECONDS)
     publisher = StreamPublisher(
         RedisLink(settings.redis_url),
+        keys,
         live_ttl_s=live_ttl,
         retention_s=settings.STREAM_RETENTION_SECONDS,
         coalesce_s=settings.STREAM_COALESCE_MS / 1000,
@@ -54,18 +57,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     publisher.start()
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ollama = OllamaClient(settings)
-    state = WorkerState(settings, worker_id, redis, records, publisher, ollama)
+    state = WorkerState(settings, keys, worker_id, redis, records, publisher, ollama)
     metrics.RUNNING.set_function(lambda: len(state.active))
-    worker = running_worker()
-    if worker is not None:
-        state.pickup = Pickup(worker, redis, RedisLink(settings.redis_url))
-        await state.pickup.start()
-        state.finisher = Finisher(worker, RedisLink(settings.redis_url))
-        state.finisher.start()
-    else:
-        log.warning("no arq Worker found on start-up: jobs are picked up by arq's own poll only")
     state.housekeeping = Housekeeping(
         redis,
+        keys,
         worker_id,
         interval_s=settings.WORKER_HEARTBEAT_SECONDS,
         slots=settings.WORKER_CONCURRENCY,
@@ -90,10 +86,6 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     state: WorkerState | None = ctx.get("state")
     if state is None:
         return
-    if state.pickup is not None:
-        await state.pickup.aclose()
-    if state.finisher is not None:
-        await state.finisher.aclose()
     if state.housekeeping is not None:
         await state.housekeeping.aclose()
     await state.publisher.aclose()
@@ -114,9 +106,10 @@ class WorkerSettings:
             max_tries=3,
         )
     ]
-    # arq's client on the lean pool (shared/redis.py); redis_settings serves `arq --check`.
+    # arq's client on the lean pool (shared/redis.py); redis_settings serves `--check`.
     redis_pool = arq_redis(settings.redis_url)
     redis_settings = redis_settings(settings)
+    queue_name = keys.arq_queue
     job_serializer = serialize_job
     job_deserializer = deserialize_job
     on_startup = startup
@@ -124,8 +117,8 @@ class WorkerSettings:
     # Slots per worker. Workers x slots should equal what Ollama runs at once
     # (OLLAMA_NUM_PARALLEL), so that waiting happens in our visible queue, not in Ollama's.
     max_jobs = settings.WORKER_CONCURRENCY
-    # Jobs start on a wake-up notice (worker/pickup.py); the poll is the safety net for a
-    # missed one.
+    # Jobs start on a wake-up notice (worker/pickup.py, on GatewayWorker); the poll is the
+    # safety net for a missed one (and, on plain arq, the only way jobs start).
     poll_delay = settings.WORKER_POLL_SECONDS
     # The poll reads only the oldest `queue_read_limit` entries, and running jobs fill them
     # first: too small a window silently stops jobs from starting.
@@ -136,6 +129,6 @@ class WorkerSettings:
     # On SIGTERM: stop taking jobs, let running ones finish for up to this long.
     job_completion_wait = settings.WORKER_SHUTDOWN_GRACE_SECONDS
     # One health key per host or container (arq's default key is shared by all workers), so
-    # `arq worker.main.WorkerSettings --check` tells whether this container's worker is alive.
+    # `python -m worker --check` tells whether this container's worker is alive.
     health_check_interval = 10
-    health_check_key = f"arq:health-check:{socket.gethostname()}"
+    health_check_key = keys.health_check(socket.gethostname())

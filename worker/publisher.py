@@ -10,13 +10,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from shared.batching import GroupCommit
 from shared.errors import AppError
-from shared.jobs import WAITING_KEY, active_key
+from shared.keys import Keys
 from shared.redis import RedisLink
-from shared.stream import CHUNK, START, TERMINAL, live_channel, log_key
+from shared.stream import CHUNK, START, TERMINAL, encode_event, live_publish, log_append
 
 
 class PublishFailed(AppError):
@@ -107,14 +105,21 @@ class GenerationStream:
         self.seq += 1
         if kind == CHUNK:
             self.chunks += 1
-        return self.seq, orjson.dumps([self.seq, kind, payload])
+        return self.seq, encode_event(self.seq, kind, payload)
 
 
 class StreamPublisher:
     def __init__(
-        self, link: RedisLink, *, live_ttl_s: int, retention_s: int, coalesce_s: float = 0.0
+        self,
+        link: RedisLink,
+        keys: Keys,
+        *,
+        live_ttl_s: int,
+        retention_s: int,
+        coalesce_s: float = 0.0,
     ) -> None:
         self._link = link
+        self._keys = keys
         self._live_ttl_s = live_ttl_s
         self._retention_s = retention_s
         self._commit: GroupCommit[_Item] = GroupCommit(
@@ -165,6 +170,7 @@ class StreamPublisher:
         by_stream: dict[GenerationStream, list[_Item]] = {}
         for item in items:
             by_stream.setdefault(item.stream, []).append(item)
+        keys = self._keys
         commands: list[tuple[Any, ...]] = []
         owners: list[GenerationStream] = []
         for stream, stream_items in by_stream.items():
@@ -172,20 +178,18 @@ class StreamPublisher:
             if not events:
                 continue
             gid = stream.generation_id
-            key = log_key(gid)
-            own = [("XADD", key, f"0-{seq}", "e", data) for seq, data in events]
+            own = [log_append(keys, gid, seq, data) for seq, data in events]
             if started:
-                own.append(("ZREM", WAITING_KEY, gid))  # it waits no longer
+                own.append(("ZREM", keys.waiting, gid))  # it waits no longer
             if terminal and stream.owner is not None:
-                own.append(("ZREM", active_key(stream.owner), gid))
+                own.append(("ZREM", keys.active(stream.owner), gid))
             if not stream._expiry_set or terminal:
                 # While it runs the log outlives the longest generation; once it ends, the
                 # retention time counts from the end.
-                own.append(("EXPIRE", key, self._retention_s if terminal else self._live_ttl_s))
+                ttl = self._retention_s if terminal else self._live_ttl_s
+                own.append(("EXPIRE", keys.log(gid), ttl))
                 stream._expiry_set = True
-            own.append(
-                ("PUBLISH", live_channel(gid), b"[" + b",".join(d for _, d in events) + b"]")
-            )
+            own.append(live_publish(keys, gid, [data for _, data in events]))
             commands.extend(own)
             owners.extend([stream] * len(own))
         if not commands:

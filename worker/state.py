@@ -5,24 +5,22 @@ from dataclasses import dataclass, field
 from arq.connections import ArqRedis
 
 from shared.config import Settings
+from shared.keys import Keys
 from shared.ollama import OllamaClient
 from shared.records import RecordWriter
-from worker.finish import Finisher
 from worker.housekeeping import Ewma, Housekeeping
-from worker.pickup import Pickup
 from worker.publisher import StreamPublisher
 
 
 @dataclass
 class WorkerState:
     settings: Settings
+    keys: Keys
     worker_id: str
     redis: ArqRedis
     records: RecordWriter
     publisher: StreamPublisher
     ollama: OllamaClient
-    pickup: Pickup | None = None
-    finisher: Finisher | None = None
     housekeeping: Housekeeping | None = None
     # Generations this process is running now (reported in its heartbeat).
     active: set[str] = field(default_factory=set)

@@ -57,8 +57,9 @@ class BatchStatement:
         compiled = stmt.compile(dialect=asyncpg_dialect())
         return cls(str(compiled), tuple(compiled.positiontup or ()))
 
-    def args(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        return [tuple(row.get(name) for name in self.params) for row in rows]
+    def args(self, rows: Sequence[object]) -> list[tuple[Any, ...]]:
+        """The parameters of each row (a GenerationRow): a missing field raises, never NULL."""
+        return [tuple(getattr(row, name) for name in self.params) for row in rows]
 
 
 def _all_columns() -> dict[str, Any]:
@@ -99,6 +100,13 @@ async def get_generation(
     return await session.scalar(
         select(Generation).where(Generation.id == generation_id, _owned_by(api_key_id))
     )
+
+
+async def get_any_generation(
+    session: AsyncSession, *, generation_id: uuid.UUID
+) -> Generation | None:
+    """A generation whoever owns it (for the web process's own bookkeeping)."""
+    return await session.get(Generation, generation_id)
 
 
 async def list_generations(

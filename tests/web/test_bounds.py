@@ -67,7 +67,9 @@ async def test_no_worker_in_time_is_a_queue_timeout(workerless, sessions):
     assert row.status == "failed" and row.error_type == "queue_timeout" and row.started_at is None
 
 
-async def test_a_full_queue_is_refused_at_once_with_retry_after(workerless, sessions):
+async def test_a_full_queue_is_refused_at_once_with_retry_after(
+    workerless, workerless_stack, sessions
+):
     http, redis = workerless
     waiting = [
         asyncio.create_task(http.post("/api/v1/generate", json={"prompt": unique()}))
@@ -76,14 +78,14 @@ async def test_a_full_queue_is_refused_at_once_with_retry_after(workerless, sess
     await asyncio.sleep(0.5)  # MAX_QUEUE_DEPTH=2: both wait now
     async with sessions() as session:
         before = await session.scalar(select(func.count()).select_from(Generation))
-    queued_before = await redis.zcard("arq:queue")
+    queued_before = await redis.zcard(workerless_stack.keys.arq_queue)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     r = await http.post("/api/v1/generate", json={"prompt": unique()})
     assert loop.time() - t0 < 1.0, "refused at once, not after a wait"
     assert r.status_code == 503 and r.json()["error"]["type"] == "queue_full"
     assert int(r.headers["Retry-After"]) >= 1
-    assert await redis.zcard("arq:queue") == queued_before == 2
+    assert await redis.zcard(workerless_stack.keys.arq_queue) == queued_before == 2
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Generation)) == before
     for task in waiting:

@@ -7,10 +7,11 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from shared.keys import Keys
 from shared.models import Generation
 from simulator.script import tokens_for
 from tests import sse
-from tests.conftest import AUTH
+from tests.conftest import AUTH, MAIN, namespace
 from tests.helpers import directive
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +105,7 @@ BAD_BODIES = [
 
 
 async def assert_nothing_enqueued(redis, sim, sessions, rows_before: int) -> None:
-    assert await redis.zcard("arq:queue") == 0
+    assert await redis.zcard(Keys(namespace(MAIN)).arq_queue) == 0
     assert (await sim.get("/sim/requests")).json() == []
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Generation)) == rows_before

@@ -34,7 +34,7 @@ async def test_every_protected_endpoint_needs_a_valid_key(stack, redis, method, 
     assert r.status_code == 401
     assert r.json()["error"]["type"] == "unauthorized"
     assert r.headers["www-authenticate"] == "Bearer"
-    assert await redis.zcard("arq:queue") == 0
+    assert await redis.zcard(stack.keys.arq_queue) == 0
 
 
 async def test_health_and_docs_stay_open(stack):

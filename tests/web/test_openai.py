@@ -6,8 +6,9 @@ import httpx
 import openai
 import pytest
 
+from shared.keys import Keys
 from simulator.script import tokens_for
-from tests.conftest import MASTER_KEY, MODEL
+from tests.conftest import MAIN, MASTER_KEY, MODEL, namespace
 from tests.helpers import directive, final_record, sim_outcome, sim_records, unique
 
 pytestmark = pytest.mark.e2e
@@ -140,7 +141,7 @@ async def test_unsupported_parameters_are_refused_consistently(async_client, ext
             model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_body=extra
         )
     assert raised.value.status_code == 400 and raised.value.body["param"] == param
-    assert await redis.zcard("arq:queue") == 0
+    assert await redis.zcard(Keys(namespace(MAIN)).arq_queue) == 0
 
 
 async def test_a_bad_key_is_a_401_in_openais_envelope(stack):

@@ -3,20 +3,20 @@
 import pytest
 
 from shared.errors import QueueTimeout, UpstreamTimeout
-from shared.stream import Event, live_channel, log_key
-from web.hub import StreamHub
-from web.relay import Relay, WaitBounds
+from shared.stream import Event, live_message, log_append
+from web.streaming.hub import StreamHub
+from web.streaming.relay import Relay, WaitBounds
 
 BOUNDS = WaitBounds(queue=5, first_chunk=5, next_chunk=5, total=30)
 
 
-async def log(redis, gid, *events: Event) -> None:
+async def log(redis, keys, gid, *events: Event) -> None:
     for e in events:
-        await redis.xadd(log_key(gid), {"e": e.encode()}, id=f"0-{e.seq}")
+        await redis.execute_command(*log_append(keys, gid, e.seq, e.encode()))
 
 
-async def publish(redis, gid, *events: Event) -> None:
-    await redis.publish(live_channel(gid), b"[" + b",".join(e.encode() for e in events) + b"]")
+async def publish(redis, keys, gid, *events: Event) -> None:
+    await redis.publish(keys.live(gid), live_message([e.encode() for e in events]))
 
 
 async def collect(relay: Relay) -> list[Event]:
@@ -27,8 +27,8 @@ async def collect(relay: Relay) -> list[Event]:
 
 
 @pytest.fixture
-async def hub(redis):
-    h = StreamHub(redis)
+async def hub(redis, keys):
+    h = StreamHub(redis, keys)
     await h.start()
     yield h
     await h.aclose()
@@ -38,63 +38,63 @@ def chunks(n: int) -> list[Event]:
     return [Event(i, "chunk", f"c{i}") for i in range(1, n + 1)]
 
 
-async def test_duplicates_are_dropped_and_gaps_filled_from_the_log(redis, hub):
+async def test_duplicates_are_dropped_and_gaps_filled_from_the_log(redis, keys, hub):
     events = [*chunks(5), Event(6, "done", {})]
-    await log(redis, "g", *events)
-    relay = Relay(hub, redis, "g", bounds=BOUNDS, keepalive=1)
+    await log(redis, keys, "g", *events)
+    relay = Relay(hub, redis, keys, "g", bounds=BOUNDS, keepalive=1)
     await relay.open()
-    await publish(redis, "g", events[0], events[1])
-    await publish(redis, "g", events[1])  # a duplicate
-    await publish(redis, "g", events[4], events[5])  # 3 and 4 never arrive live
+    await publish(redis, keys, "g", events[0], events[1])
+    await publish(redis, keys, "g", events[1])  # a duplicate
+    await publish(redis, keys, "g", events[4], events[5])  # 3 and 4 never arrive live
     assert await collect(relay) == events
     relay.close()
 
 
-async def test_late_subscriber_replays_then_follows_live(redis, hub):
+async def test_late_subscriber_replays_then_follows_live(redis, keys, hub):
     events = chunks(3)
-    await log(redis, "late", *events)
-    relay = Relay(hub, redis, "late", bounds=BOUNDS, keepalive=1, replay=True)
+    await log(redis, keys, "late", *events)
+    relay = Relay(hub, redis, keys, "late", bounds=BOUNDS, keepalive=1, replay=True)
     await relay.open()
     batches = relay.batches()
     assert await anext(batches) == events
     tail = [Event(4, "chunk", "c4"), Event(5, "done", {})]
-    await log(redis, "late", *tail)
-    await publish(redis, "late", *tail)
+    await log(redis, keys, "late", *tail)
+    await publish(redis, keys, "late", *tail)
     assert await anext(batches) == tail
     relay.close()
 
 
-async def test_resume_after_last_event_id_skips_what_the_client_has(redis, hub):
+async def test_resume_after_last_event_id_skips_what_the_client_has(redis, keys, hub):
     events = [*chunks(4), Event(5, "done", {})]
-    await log(redis, "resume", *events)
-    relay = Relay(hub, redis, "resume", bounds=BOUNDS, keepalive=1, after_seq=2, replay=True)
+    await log(redis, keys, "resume", *events)
+    relay = Relay(hub, redis, keys, "resume", bounds=BOUNDS, keepalive=1, after_seq=2, replay=True)
     await relay.open()
     assert await collect(relay) == events[2:]
     relay.close()
 
 
-async def test_events_lost_live_are_recovered_on_the_idle_tick(redis, hub):
+async def test_events_lost_live_are_recovered_on_the_idle_tick(redis, keys, hub):
     events = [*chunks(2), Event(3, "done", {})]
-    relay = Relay(hub, redis, "lost", bounds=BOUNDS, keepalive=0.1)
+    relay = Relay(hub, redis, keys, "lost", bounds=BOUNDS, keepalive=0.1)
     await relay.open()
-    await log(redis, "lost", *events)  # logged, never published
+    await log(redis, keys, "lost", *events)  # logged, never published
     assert await collect(relay) == events
     relay.close()
 
 
-async def test_no_worker_ends_in_a_queue_timeout(redis, hub):
+async def test_no_worker_ends_in_a_queue_timeout(redis, keys, hub):
     bounds = WaitBounds(queue=0.3, first_chunk=5, next_chunk=5, total=30)
-    relay = Relay(hub, redis, "nobody", bounds=bounds, keepalive=0.1)
+    relay = Relay(hub, redis, keys, "nobody", bounds=bounds, keepalive=0.1)
     await relay.open()
     with pytest.raises(QueueTimeout):
         await collect(relay)
     relay.close()
 
 
-async def test_a_stalled_stream_ends_in_an_upstream_timeout(redis, hub):
+async def test_a_stalled_stream_ends_in_an_upstream_timeout(redis, keys, hub):
     bounds = WaitBounds(queue=5, first_chunk=5, next_chunk=0.3, total=30)
-    await log(redis, "stall", Event(1, "start", {}), Event(2, "chunk", "a"))
-    relay = Relay(hub, redis, "stall", bounds=bounds, keepalive=0.1, replay=True)
+    await log(redis, keys, "stall", Event(1, "start", {}), Event(2, "chunk", "a"))
+    relay = Relay(hub, redis, keys, "stall", bounds=bounds, keepalive=0.1, replay=True)
     await relay.open()
     with pytest.raises(UpstreamTimeout, match="stopped sending"):
         await collect(relay)

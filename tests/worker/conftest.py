@@ -9,6 +9,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from shared.keys import Keys
 from tests import processes
 from tests.conftest import AUTH
 
@@ -18,6 +19,7 @@ class Lab:
     http: httpx.AsyncClient
     redis: Redis
     redis_url: str
+    keys: Keys
     start_worker: Callable[..., processes.Process]
 
 
@@ -27,17 +29,18 @@ async def lab(lab_stack, redis_of, log_dir):
     redis = await redis_of(lab_stack)
     started: list[processes.Process] = []
 
-    def start_worker(**env: object) -> processes.Process:
+    def start_worker(*, plain_arq: bool = False, **env: object) -> processes.Process:
         proc = processes.ready_worker(
             {**lab_stack.env, **{k: str(v) for k, v in env.items()}},
             log_dir,
             f"lab-worker-{uuid.uuid4().hex[:6]}",
+            plain_arq=plain_arq,
         )
         started.append(proc)
         return proc
 
     async with httpx.AsyncClient(base_url=lab_stack.url, headers=AUTH, timeout=30) as http:
-        yield Lab(http, redis, lab_stack.redis_url, start_worker)
+        yield Lab(http, redis, lab_stack.redis_url, lab_stack.keys, start_worker)
     for proc in started:
         proc.signal(signal.SIGKILL)
         proc.stop(timeout=5)

@@ -9,9 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from shared.jobs import GenerationJob, JobSubmitter, Limits
+from shared.keys import Keys
 from shared.models import Generation
-from shared.redis import RedisLink, serialize_job
-from shared.stream import CHUNK, START, Event, log_key, read_log
+from shared.redis import RedisLink
+from shared.stream import CHUNK, START, Event, log_append, read_log
 from tests import sse
 from tests.helpers import (
     OpenStream,
@@ -46,15 +47,15 @@ async def test_killed_worker_ends_the_stream_with_an_error_soon(lab, sim, sessio
     assert row.status == "failed" and row.error_type == "worker_lost"
 
     # When arq's lock on the job expires, another worker must not start it again.
-    await lab.redis.delete(f"arq:in-progress:{s.generation_id}")
+    await lab.redis.delete(Keys.arq_in_progress(s.generation_id))
     lab.start_worker()
     await asyncio.sleep(1.0)  # several polls (WORKER_POLL_SECONDS=0.1)
     assert len(await sim_records(sim, prompt)) == 1
 
 
-async def seed_attempt(redis: Redis, generation_id: str, *events: Event) -> None:
+async def seed_attempt(redis: Redis, keys: Keys, generation_id: str, *events: Event) -> None:
     for event in events:
-        await redis.xadd(log_key(generation_id), {"e": event.encode()}, id=f"0-{event.seq}")
+        await redis.execute_command(*log_append(keys, generation_id, event.seq, event.encode()))
 
 
 async def insert_row(sessions, generation_id: str, prompt: str) -> None:
@@ -83,21 +84,20 @@ async def test_a_rerun_refuses_a_half_streamed_generation(lab, sim, sessions, st
     earlier = [Event(1, START, {"worker": "gone", "attempt": 1})]
     if streamed:
         earlier.append(Event(2, CHUNK, "half an answ"))
-    await seed_attempt(lab.redis, generation_id, *earlier)
+    await seed_attempt(lab.redis, lab.keys, generation_id, *earlier)
     job = GenerationJob(
         generation_id=generation_id, request={"model": "qwen3:8b", "prompt": prompt}, stream=True
     )
     # As after a crash: arq counts this pick-up as the second try.
-    await lab.redis.set(f"arq:retry:{generation_id}", 1)
+    await lab.redis.set(Keys.arq_retry(generation_id), 1)
     link = RedisLink(lab.redis_url)
-    submitter = JobSubmitter(link, serializer=serialize_job)
+    submitter = JobSubmitter(link, lab.keys)
     submitter.start()
     await submitter.submit(
         job,
         max_depth=10,
         expires_s=60,
         clients_ttl_s=60,
-        channel="unused",
         limits=Limits(owner="master"),
         longest_s=60,
     )
@@ -105,7 +105,7 @@ async def test_a_rerun_refuses_a_half_streamed_generation(lab, sim, sessions, st
     await link.aclose()
     lab.start_worker()
     row = await final_record(sessions, generation_id)
-    events = await read_log(lab.redis, generation_id)
+    events = await read_log(lab.redis, lab.keys, generation_id)
     if streamed:
         assert row.status == "failed" and row.error_type == "worker_lost"
         assert await sim_records(sim, prompt) == []

@@ -5,7 +5,6 @@ import itertools
 
 import pytest
 
-from shared.jobs import WAITING_KEY
 from tests.helpers import directive, eventually, final_record, sim_records, unique
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +21,7 @@ async def test_waiting_generations_start_in_order_as_slots_free(lab, sim, sessio
         prompt = directive(n=2, rate=50) + unique(f"waiting-{n}")
         body = {"prompt": prompt}
         waiting.append(asyncio.create_task(lab.http.post("/api/v1/generate", json=body)))
-        assert await eventually(lambda n=n: _depth_is(lab.redis, n + 1))
+        assert await eventually(lambda n=n: _depth_is(lab, n + 1))
     answers = [await task for task in [first, *waiting]]
     assert [a.status_code for a in answers] == [200] * 4
     rows = [await final_record(sessions, a.json()["id"]) for a in answers]
@@ -33,5 +32,5 @@ async def test_waiting_generations_start_in_order_as_slots_free(lab, sim, sessio
         assert (after.started_at - before.finished_at).total_seconds() < 10
 
 
-async def _depth_is(redis, n: int) -> bool:
-    return await redis.zcard(WAITING_KEY) == n
+async def _depth_is(lab, n: int) -> bool:
+    return await lab.redis.zcard(lab.keys.waiting) == n

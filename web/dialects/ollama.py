@@ -5,14 +5,28 @@ answers keep Ollama's field names and final statistics line; errors are `{"error
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.config import Settings
 from shared.errors import AppError
 from shared.ollama import STAT_FIELDS
 from shared.stream import CHUNK, DONE, ERROR, Event
+from web.dialects import Dialect, OllamaCall, Reply, Whole
 from web.responses import dumps
+
+
+def error_body(error: AppError) -> dict[str, str]:
+    return {"error": error.message}
+
+
+DIALECT = Dialect(
+    "ollama",
+    error_body=error_body,
+    invalid_status=400,
+    unknown_model='model "{name}" not found, try pulling it first',
+)
 
 GENERATE_FIELDS = (
     "prompt",
@@ -29,11 +43,29 @@ GENERATE_FIELDS = (
 CHAT_FIELDS = ("messages", "tools", "format", "options", "keep_alive", "think")
 
 
+def _passed_on(
+    body: BaseModel, model: str, settings: Settings, fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """The request as Ollama takes it: the fields it knows, the model resolved."""
+    given = body.model_dump(exclude_unset=True)
+    request = {name: given[name] for name in fields if given.get(name) is not None}
+    request["model"] = DIALECT.resolve_model(settings, model)
+    return request
+
+
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
     prompt: str = ""
     stream: bool = True
+
+    def to_ollama(self, settings: Settings) -> OllamaCall:
+        request = _passed_on(self, self.model, settings, GENERATE_FIELDS)
+        request.setdefault("prompt", "")
+        return OllamaCall("generate", request)
+
+    def reply(self, generation_id: str) -> "Lines":
+        return Lines(chat=False, model=self.model)
 
 
 class ChatRequest(BaseModel):
@@ -42,27 +74,23 @@ class ChatRequest(BaseModel):
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = True
 
+    def to_ollama(self, settings: Settings) -> OllamaCall:
+        return OllamaCall("chat", _passed_on(self, self.model, settings, CHAT_FIELDS))
 
-def to_ollama(body: BaseModel, model: str, fields: tuple[str, ...]) -> dict[str, Any]:
-    """The request as Ollama takes it: the fields it knows, the model resolved."""
-    given = body.model_dump(exclude_unset=True)
-    request = {name: given[name] for name in fields if given.get(name) is not None}
-    request["model"] = model
-    if "prompt" in fields:
-        request.setdefault("prompt", "")
-    return request
+    def reply(self, generation_id: str) -> "Lines":
+        return Lines(chat=True, model=self.model)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def error_body(error: AppError) -> dict[str, str]:
-    return {"error": error.message}
+class Lines(Reply):
+    """Ollama's lines for one generation, streamed as NDJSON or whole. NDJSON has no comment
+    line: like Ollama, nothing is sent while the request waits."""
 
-
-class Reply:
-    """Ollama's lines for one generation, streamed as NDJSON or whole."""
+    media_type = "application/x-ndjson"
+    headers: ClassVar[dict[str, str]] = {"X-Accel-Buffering": "no"}
 
     def __init__(self, *, chat: bool, model: str) -> None:
         self.chat = chat
@@ -76,6 +104,9 @@ class Reply:
             body["response"] = text
         body["done"] = done
         return body
+
+    def whole(self, result: Whole) -> dict[str, Any]:
+        return self.final(result.text, result.stats)
 
     def final(self, text: str, stats: dict[str, Any]) -> dict[str, Any]:
         body = self._line(text, True)
@@ -93,5 +124,5 @@ class Reply:
                 lines.append(dumps({"error": str(event.payload.get("message"))}))
         return b"".join(line + b"\n" for line in lines)
 
-    def error(self, seq: int, error: dict[str, Any]) -> bytes:
+    def error_event(self, seq: int, error: dict[str, Any]) -> bytes:
         return dumps({"error": str(error.get("message"))}) + b"\n"

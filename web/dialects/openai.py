@@ -15,12 +15,41 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.config import Settings
 from shared.errors import AppError, InvalidRequest
 from shared.stream import CHUNK, DONE, ERROR, Event
+from web.dialects import Dialect, OllamaCall, Reply, Whole
+from web.dialects.native import KEEPALIVE, SSE_HEADERS
 from web.responses import dumps
 
-KEEPALIVE = b": keep-alive\n\n"
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+def error_body(error: AppError) -> dict[str, Any]:
+    """OpenAI's envelope: `type` by status class, `code` our own type."""
+    if error.status_code == 429:
+        kind = "requests"
+    elif error.status_code < 500:
+        kind = "invalid_request_error"
+    else:
+        kind = "api_error"
+    details = error.to_dict().get("details") or [{}]
+    loc = [str(p) for p in details[0].get("loc", []) if p != "body"]
+    return {
+        "error": {
+            "message": error.message,
+            "type": kind,
+            "param": ".".join(loc) or None,
+            "code": error.type,
+        }
+    }
+
+
+DIALECT = Dialect(
+    "openai",
+    error_body=error_body,
+    invalid_status=400,
+    unknown_model="The model `{name}` does not exist or you do not have access to it.",
+)
+
 REJECTED = (
     "tools",
     "functions",
@@ -89,8 +118,9 @@ class ChatRequest(Common):
     response_format: dict[str, Any] | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
 
-    def to_ollama(self, model: str) -> dict[str, Any]:
+    def to_ollama(self, settings: Settings) -> OllamaCall:
         self.refuse_unsupported()
+        model = DIALECT.resolve_model(settings, self.model)
         messages = [_message(m) for m in self.messages]
         options = self.options()
         if self.max_completion_tokens is not None:
@@ -100,7 +130,15 @@ class ChatRequest(Common):
             request["format"] = fmt
         if self.reasoning_effort is not None:
             request["think"] = self.reasoning_effort
-        return request
+        return OllamaCall("chat", request)
+
+    def reply(self, generation_id: str) -> "Completion":
+        return Completion(
+            chat=True,
+            generation_id=generation_id,
+            model=self.model,
+            include_usage=self.include_usage,
+        )
 
 
 class CompletionRequest(Common):
@@ -109,8 +147,9 @@ class CompletionRequest(Common):
     echo: bool = False
     best_of: int | None = None
 
-    def to_ollama(self, model: str) -> dict[str, Any]:
+    def to_ollama(self, settings: Settings) -> OllamaCall:
         self.refuse_unsupported()
+        model = DIALECT.resolve_model(settings, self.model)
         if self.echo or (self.best_of or 1) > 1:
             raise InvalidRequest("echo and best_of are not supported")
         prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
@@ -121,7 +160,15 @@ class CompletionRequest(Common):
         request: dict[str, Any] = {"model": model, "prompt": prompts[0], "options": self.options()}
         if self.suffix is not None:
             request["suffix"] = self.suffix
-        return request
+        return OllamaCall("generate", request)
+
+    def reply(self, generation_id: str) -> "Completion":
+        return Completion(
+            chat=False,
+            generation_id=generation_id,
+            model=self.model,
+            include_usage=self.include_usage,
+        )
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -161,28 +208,11 @@ def usage(stats: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def error_body(error: AppError) -> dict[str, Any]:
-    """OpenAI's envelope: `type` by status class, `code` our own type."""
-    if error.status_code == 429:
-        kind = "requests"
-    elif error.status_code < 500:
-        kind = "invalid_request_error"
-    else:
-        kind = "api_error"
-    details = error.to_dict().get("details") or [{}]
-    loc = [str(p) for p in details[0].get("loc", []) if p != "body"]
-    return {
-        "error": {
-            "message": error.message,
-            "type": kind,
-            "param": ".".join(loc) or None,
-            "code": error.type,
-        }
-    }
-
-
-class Completion:
+class Completion(Reply):
     """One answer in OpenAI's shape: whole, or as stream chunks (with its own state)."""
+
+    keepalive = KEEPALIVE
+    headers = SSE_HEADERS
 
     def __init__(self, *, chat: bool, generation_id: str, model: str, include_usage: bool) -> None:
         self.chat = chat
@@ -192,7 +222,8 @@ class Completion:
         self.include_usage = include_usage
         self._started = False
 
-    def whole(self, text: str, stats: dict[str, Any]) -> dict[str, Any]:
+    def whole(self, result: Whole) -> dict[str, Any]:
+        text, stats = result.text, result.stats
         if self.chat:
             choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
         else:
@@ -244,14 +275,13 @@ class Completion:
                     parts.append(b"data: " + dumps(tail) + b"\n\n")
                 parts.append(b"data: [DONE]\n\n")
             elif event.type == ERROR:
-                parts.append(self.error(event.seq, event.payload))
+                parts.append(self.error_event(event.seq, event.payload))
         return b"".join(parts)
 
-    def error(self, seq: int, error: dict[str, Any]) -> bytes:
-        rebuilt = AppError(str(error.get("message", "generation failed")))
+    def error_event(self, seq: int, error: dict[str, Any]) -> bytes:
         body = {
             "error": {
-                "message": rebuilt.message,
+                "message": str(error.get("message", "generation failed")),
                 "type": "api_error",
                 "param": None,
                 "code": error.get("type"),

@@ -1,29 +1,13 @@
-"""POST /api/v1/generate: the native endpoint, as the seed defines it."""
+"""POST /api/v1/generate: the native endpoint, as the seed defines it (web/dialects/native.py)."""
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.responses import Response
 
-from web import delivery, sse
 from web.deps import PrincipalDep, StateDep
-from web.submit import submit_generation
+from web.dialects import native
+from web.generations.submit import answer
 
-router = APIRouter(prefix="/api/v1", tags=["generate"])
-
-
-class GenerateRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"prompt": "Why is the sky blue?"}]})
-
-    prompt: StrictStr = Field(min_length=1, description="The input text for the model.")
-    stream: StrictBool = Field(
-        default=False, description="Stream the answer as Server-Sent Events."
-    )
-
-
-class GenerateResponse(BaseModel):
-    response: str
-    id: str
-
+router = APIRouter(prefix="/api/v1", tags=["generate"], route_class=native.DIALECT.route_class)
 
 ERROR_RESPONSES: dict[int | str, dict] = {
     401: {"description": "No API key, or not a valid one."},
@@ -38,29 +22,14 @@ ERROR_RESPONSES: dict[int | str, dict] = {
 
 @router.post(
     "/generate",
-    response_model=GenerateResponse,
+    response_model=native.GenerateResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "JSON, or an SSE stream."},
         **ERROR_RESPONSES,
     },
 )
 async def generate(
-    body: GenerateRequest, request: Request, state: StateDep, principal: PrincipalDep
+    body: native.GenerateRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """Generate text with the server's model: the whole answer as JSON, or a stream of events."""
-    ollama_request = {"model": state.settings.OLLAMA_MODEL, "prompt": body.prompt}
-    relay = await submit_generation(
-        state,
-        principal,
-        kind="generate",
-        request=ollama_request,
-        stream=body.stream,
-    )
-    return await delivery.respond(
-        relay,
-        request,
-        state.cancellations,
-        state.queue,
-        framing=sse.FRAMING if body.stream else None,
-        whole=lambda whole: {"response": whole.text, "id": relay.generation_id},
-    )
+    return await answer(state, request, principal, body)

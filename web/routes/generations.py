@@ -13,13 +13,15 @@ from starlette.responses import Response
 from shared.errors import Gone, InvalidRequest, NotFound
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
-from shared.stream import last_event
-from web import delivery, sse
+from shared.stream import last_event, parse_seq
 from web.auth import Principal
 from web.deps import PrincipalDep, StateDep
-from web.relay import Relay
+from web.dialects import native
+from web.streaming.relay import Relay
 
-router = APIRouter(prefix="/api/v1/generations", tags=["generations"])
+router = APIRouter(
+    prefix="/api/v1/generations", tags=["generations"], route_class=native.DIALECT.route_class
+)
 
 
 class GenerationOut(BaseModel):
@@ -108,17 +110,16 @@ async def get_generation(
     return await _find(state, principal, generation_id)
 
 
-def _after(header: str | None, query: int | None) -> int:
+def _after(header: str | None, query: str | None) -> int:
     raw = header if header is not None else query
     if raw is None:
         return 0
     try:
-        after = int(raw)
+        return parse_seq(raw.strip())
     except ValueError:
-        raise InvalidRequest("Last-Event-ID must be an event id (an integer)") from None
-    if after < 0:
-        raise InvalidRequest("Last-Event-ID must not be negative")
-    return after
+        raise InvalidRequest(
+            "Last-Event-ID must be an event id this API sent (a non-negative integer)"
+        ) from None
 
 
 @router.get("/{generation_id}/stream", responses={410: {"description": "Past its retention."}})
@@ -127,13 +128,13 @@ async def resume_stream(
     state: StateDep,
     principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(alias="last_event_id")] = None,
+    after: Annotated[str | None, Query(alias="last_event_id")] = None,
 ) -> Response:
     """The generation's events after Last-Event-ID (header or query): logged, then live."""
     after_seq = _after(last_event_id, after)
     row = await _find(state, principal, generation_id)
     gid = str(generation_id)
-    last = await last_event(state.redis, gid)
+    last = await last_event(state.redis, state.keys, gid)
     if GenerationStatus(row.status).is_final and last is None:
         retention = state.settings.STREAM_RETENTION_SECONDS
         raise Gone(f"the stream of generation {gid} ended more than {retention} s ago")
@@ -143,6 +144,7 @@ async def resume_stream(
     relay = Relay(
         state.hub,
         state.redis,
+        state.keys,
         gid,
         bounds=state.wait_bounds,
         keepalive=state.settings.STREAM_KEEPALIVE_SECONDS,
@@ -152,11 +154,11 @@ async def resume_stream(
     )
     await relay.open()
     try:
-        await state.cancellations.attach(gid)
+        await state.presence.attach(gid)
     except BaseException:
         relay.close()
         raise
-    return await delivery.stream(relay, sse.FRAMING, state.cancellations, state.queue)
+    return await state.responder.stream(relay, native.GenerationReply(gid))
 
 
 @router.post("/{generation_id}/cancel", response_model=CancelOut)

@@ -8,9 +8,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.responses import Response
 
 from web.deps import PrincipalDep, StateDep
+from web.dialects import native
 from web.responses import JSON
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=native.DIALECT.route_class)
 
 
 @router.get("/healthz")

@@ -12,8 +12,9 @@ from shared.models import ApiKey
 from shared.services import api_keys
 from web.auth import announce_revocation
 from web.deps import AdminDep, StateDep
+from web.dialects import native
 
-router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/api/v1/keys", tags=["keys"], route_class=native.DIALECT.route_class)
 
 
 class KeyIn(BaseModel):
@@ -65,5 +66,5 @@ async def revoke_key(key_id: uuid.UUID, state: StateDep, _: AdminDep) -> ApiKey:
         row = await api_keys.revoke_key(session, key_id=key_id)
     if row is None:
         raise NotFound(f"no API key {key_id}")
-    await announce_revocation(state.redis, key_id)
+    await announce_revocation(state.redis, state.keys, key_id)
     return row

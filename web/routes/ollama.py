@@ -9,52 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
-from web import delivery
-from web.auth import Principal
-from web.delivery import Framing
 from web.deps import PrincipalDep, StateDep
-from web.dialects import ollama, resolve_model
-from web.state import AppState
-from web.submit import submit_generation
+from web.dialects import ollama
+from web.generations.submit import answer
 
-router = APIRouter(tags=["ollama"])
-
-UNKNOWN = 'model "{name}" not found, try pulling it first'
-
-
-async def _run(
-    state: AppState,
-    request: Request,
-    principal: Principal,
-    body: ollama.GenerateRequest | ollama.ChatRequest,
-) -> Response:
-    chat = isinstance(body, ollama.ChatRequest)
-    model = resolve_model(state.settings, body.model, UNKNOWN)
-    fields = ollama.CHAT_FIELDS if chat else ollama.GENERATE_FIELDS
-    relay = await submit_generation(
-        state,
-        principal,
-        kind="chat" if chat else "generate",
-        request=ollama.to_ollama(body, model, fields),
-        stream=body.stream,
-    )
-    reply = ollama.Reply(chat=chat, model=body.model)
-    # NDJSON has no comment line: like Ollama, nothing is sent while the request waits.
-    framing = Framing(
-        media_type="application/x-ndjson",
-        encode=reply.encode,
-        error=reply.error,
-        keepalive=b"",
-        headers={"X-Accel-Buffering": "no"},
-    )
-    return await delivery.respond(
-        relay,
-        request,
-        state.cancellations,
-        state.queue,
-        framing=framing if body.stream else None,
-        whole=lambda whole: reply.final(whole.text, whole.stats),
-    )
+router = APIRouter(tags=["ollama"], route_class=ollama.DIALECT.route_class)
 
 
 @router.post("/api/generate")
@@ -62,7 +21,7 @@ async def generate(
     body: ollama.GenerateRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """Ollama's /api/generate, on the server's queue."""
-    return await _run(state, request, principal, body)
+    return await answer(state, request, principal, body)
 
 
 @router.post("/api/chat")
@@ -70,7 +29,7 @@ async def chat(
     body: ollama.ChatRequest, request: Request, state: StateDep, principal: PrincipalDep
 ) -> Response:
     """Ollama's /api/chat, on the server's queue."""
-    return await _run(state, request, principal, body)
+    return await answer(state, request, principal, body)
 
 
 @router.get("/api/tags")

@@ -3,15 +3,15 @@
 import asyncio
 import logging
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import logs
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
-from shared.jobs import GenerationJob, cancel_key, owner_of, record_prompt
+from shared.jobs import GenerationJob
 from shared.models import GenerationStatus
 from shared.ollama import Bounds
+from shared.records import GenerationRow
 from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, read_log
 from worker import metrics
 from worker.publisher import GenerationStream
@@ -63,8 +63,7 @@ class GenerationRun:
     def __init__(self, state: WorkerState, job: GenerationJob, *, attempt: int) -> None:
         self.state = state
         self.job = job
-        self.uuid = uuid.UUID(job.generation_id)
-        self.owner = owner_of(job.api_key_id)
+        self.owner = job.owner
         self.attempt = attempt
         self.texts: list[str] = []
         self.stats: dict[str, Any] = {}
@@ -105,7 +104,7 @@ class GenerationRun:
     async def fail_unexpectedly(self, error: Exception) -> None:
         """End the stream and the record after an error nobody expected (a bug)."""
         try:
-            events = await read_log(self.state.redis, self.job.generation_id)
+            events = await read_log(self.state.redis, self.state.keys, self.job.generation_id)
             if events and events[-1].is_terminal:
                 return
             stream = self.state.publisher.open(
@@ -127,7 +126,7 @@ class GenerationRun:
         """For a re-run after a crash: the sequence number to continue from, or None if this
         attempt must not run (an earlier one finished, or had streamed text already)."""
         gen_id = self.job.generation_id
-        earlier = await read_log(self.state.redis, gen_id)
+        earlier = await read_log(self.state.redis, self.state.keys, gen_id)
         if not earlier:
             return 0
         stream = self.state.publisher.open(gen_id, earlier[-1].seq, owner=self.owner)
@@ -175,7 +174,8 @@ class GenerationRun:
 
     async def _cancel_requested(self) -> bool:
         try:
-            return bool(await self.state.redis.exists(cancel_key(self.job.generation_id)))
+            cancel = self.state.keys.cancel(self.job.generation_id)
+            return bool(await self.state.redis.exists(cancel))
         except Exception:
             return False
 
@@ -193,22 +193,15 @@ class GenerationRun:
         except Exception as e:
             log.warning("generation %s: could not publish its error: %r", self.job.generation_id, e)
 
-    def _row(self, stream: GenerationStream, status: GenerationStatus) -> dict[str, Any]:
-        """A whole row: the worker's writes are upserts, and may land before the web's insert."""
-        job = self.job
-        return {
-            "id": self.uuid,
-            "api_key_id": uuid.UUID(job.api_key_id) if job.api_key_id else None,
-            "status": status.value,
-            "llm_model": str(job.request.get("model")),
-            "stream": job.stream,
-            "prompt": record_prompt(job.kind, job.request) if job.store_content else None,
-            "queued_at": datetime.fromtimestamp(job.queued_at, UTC),
-            "started_at": self.started_at,
-            "worker_id": self.state.worker_id,
-            "attempts": self.attempt,
-            "chunk_count": stream.chunks,
-        }
+    def _row(self, stream: GenerationStream, status: GenerationStatus) -> GenerationRow:
+        return GenerationRow.of(
+            self.job,
+            status,
+            started_at=self.started_at,
+            worker_id=self.state.worker_id,
+            attempts=self.attempt,
+            chunk_count=stream.chunks,
+        )
 
     def _record_running(self, stream: GenerationStream) -> None:
         self.state.records.running(self._row(stream, GenerationStatus.RUNNING))
@@ -217,31 +210,29 @@ class GenerationRun:
         self, stream: GenerationStream, status: GenerationStatus, error: AppError | None = None
     ) -> None:
         stats = self.stats
-        row = {
-            **self._row(stream, status),
-            "response": "".join(self.texts) if self.job.store_content else None,
-            "error_type": error.type if error else None,
-            "error_message": error.message if error else None,
-            "done_reason": stats.get("done_reason"),
-            "prompt_tokens": stats.get("prompt_eval_count"),
-            # Ollama counts tokens only in its last line; a cancelled stream never gets it, so
-            # count the chunks it sent (one token each).
-            "completion_tokens": stats.get("eval_count", len(self.texts)),
-            "first_token_at": self.first_token_at,
-            "finished_at": _now(),
-            "total_duration_ns": stats.get("total_duration"),
-            "load_duration_ns": stats.get("load_duration"),
-            "prompt_eval_duration_ns": stats.get("prompt_eval_duration"),
-            "eval_duration_ns": stats.get("eval_duration"),
-        }
-        elapsed = (row["finished_at"] - self.started_at).total_seconds()
+        row = self._row(stream, status)
+        row.response = "".join(self.texts) if self.job.store_content else None
+        if error is not None:
+            row.error_type, row.error_message = error.type, error.message
+        row.done_reason = stats.get("done_reason")
+        row.prompt_tokens = stats.get("prompt_eval_count")
+        # Ollama counts tokens only in its last line; a cancelled stream never gets it, so count
+        # the chunks it sent (one token each).
+        row.completion_tokens = stats.get("eval_count", len(self.texts))
+        row.first_token_at = self.first_token_at
+        row.finished_at = finished_at = _now()
+        row.total_duration_ns = stats.get("total_duration")
+        row.load_duration_ns = stats.get("load_duration")
+        row.prompt_eval_duration_ns = stats.get("prompt_eval_duration")
+        row.eval_duration_ns = stats.get("eval_duration")
+        elapsed = (finished_at - self.started_at).total_seconds()
         metrics.GENERATIONS.labels(status.value).inc()
         metrics.DURATION.labels(status.value).observe(elapsed)
         if error is not None:
             metrics.WORKER_ERRORS.labels(error.type).inc()
-        if row["prompt_tokens"]:
-            metrics.TOKENS.labels("prompt").inc(row["prompt_tokens"])
-        metrics.TOKENS.labels("completion").inc(row["completion_tokens"] or 0)
+        if row.prompt_tokens:
+            metrics.TOKENS.labels("prompt").inc(row.prompt_tokens)
+        metrics.TOKENS.labels("completion").inc(row.completion_tokens or 0)
         self.state.durations.add(elapsed)
         log.info(
             "generation ended",
@@ -249,7 +240,7 @@ class GenerationRun:
                 "status": status.value,
                 "seconds": round(elapsed, 3),
                 "chunks": stream.chunks,
-                "completion_tokens": row["completion_tokens"],
+                "completion_tokens": row.completion_tokens,
                 "error_type": error.type if error else None,
             },
         )

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from shared.errors import QueueTimeout, UpstreamTimeout, WorkerLost
-from shared.jobs import heartbeat_key
+from shared.keys import Keys
 from shared.stream import CHUNK, START, Event, read_log
-from web.hub import SUBSCRIBE_TIMEOUT_SECONDS, StreamHub, Subscription
+from web.streaming.hub import SUBSCRIBE_TIMEOUT_SECONDS, StreamHub, Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class Relay:
         self,
         hub: StreamHub,
         redis: Redis,
+        keys: Keys,
         generation_id: str,
         *,
         bounds: WaitBounds,
@@ -42,6 +43,7 @@ class Relay:
     ) -> None:
         self._hub = hub
         self._redis = redis
+        self._keys = keys
         self.generation_id = generation_id
         self._bounds = bounds
         self._keepalive = keepalive
@@ -118,14 +120,14 @@ class Relay:
 
     async def _replayed(self) -> list[Event]:
         """The logged events after the resume point; those before it still set the phase."""
-        logged = await read_log(self._redis, self.generation_id)
+        logged = await read_log(self._redis, self._keys, self.generation_id)
         for event in logged:
             if event.seq < self.next_seq:
                 self._advance(event)
         return self._in_order(logged)
 
     async def _log(self) -> list[Event]:
-        return await read_log(self._redis, self.generation_id, self.next_seq - 1)
+        return await read_log(self._redis, self._keys, self.generation_id, self.next_seq - 1)
 
     def _in_order(self, events: list[Event]) -> list[Event]:
         """Keep the events that come next, drop duplicates, note a gap."""
@@ -163,7 +165,7 @@ class Relay:
         """
         if self.worker_id is None or self._phase == "queued":
             return
-        alive = bool(await self._redis.exists(heartbeat_key(self.worker_id)))
+        alive = bool(await self._redis.exists(self._keys.worker(self.worker_id)))
         if not alive and self._heartbeat_missed:
             raise WorkerLost("the worker running this generation stopped responding")
         self._heartbeat_missed = not alive

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from web.queue import QueueStatus
+from web.ops.queue_status import QueueStatus
 
 CACHE_SECONDS = 1.5
 CHECK_TIMEOUT_SECONDS = 2.0

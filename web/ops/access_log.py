@@ -10,7 +10,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import generation_id, request_id
-from web.metrics import HTTP_DURATION, HTTP_REQUESTS
+from web.ops.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 log = logging.getLogger("web.access")
 
@@ -18,7 +18,7 @@ SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "unmatched"
 
 
-class Observe:
+class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 

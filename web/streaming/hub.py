@@ -1,7 +1,8 @@
 """One pub/sub connection per web process, fanned out to every open request.
 
 A connection per open stream costs a TCP connect, ~37 KB of Redis memory and falls behind at
-10k messages/s (measured in ../shared/research/arq-redis.md); a shared one keeps up. The reader
+10k messages/s (measured in the project's first research on arq and Redis pub/sub); a shared
+one keeps up. The reader
 never waits for a request: each Subscription buffers a bounded number of events, and one that
 overflows is told to read the replay log instead, so a slow client loses nothing and slows no one.
 """
@@ -16,15 +17,14 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.batching import GroupCommit
-from shared.stream import Event, decode_events, live_channel
-from web import metrics
+from shared.keys import Keys
+from shared.notices import Notice
+from shared.stream import Event, decode_live
+from web.ops import metrics
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
-# Notices for every web process (`<kind> <argument>`), such as a revoked API key.
-CONTROL_CHANNEL = "hub:control"  # also in web/auth.py, which has no reason to import the hub
-CONTROL_CHANNEL_BYTES = CONTROL_CHANNEL.encode()
 
 
 def _done() -> "asyncio.Future[None]":
@@ -38,9 +38,9 @@ class Subscription:
 
     __slots__ = ("_events", "_limit", "_wake", "channel", "confirmed", "generation_id", "resync")
 
-    def __init__(self, generation_id: str, limit: int) -> None:
+    def __init__(self, generation_id: str, channel: bytes, limit: int) -> None:
         self.generation_id = generation_id
-        self.channel = live_channel(generation_id).encode()
+        self.channel = channel
         self._events: deque[Event] = deque()
         self._limit = limit
         self._wake = asyncio.Event()
@@ -76,8 +76,11 @@ class Subscription:
 
 
 class StreamHub:
-    def __init__(self, redis: Redis, *, buffer_limit: int = 1000) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, buffer_limit: int = 1000) -> None:
         self._pubsub = redis.pubsub()
+        self._keys = keys
+        # Notices for every web process (shared/notices.py), such as a revoked API key.
+        self._control_channel = keys.control_channel.encode()
         self._buffer_limit = buffer_limit
         self._subscriptions: dict[bytes, set[Subscription]] = {}
         # Futures for SUBSCRIBE commands not yet confirmed, per channel, in the order sent.
@@ -101,7 +104,7 @@ class StreamHub:
     async def start(self) -> None:
         # A standing subscription, which also keeps the connection in pub/sub mode while no
         # stream is open.
-        await self._pubsub.subscribe(CONTROL_CHANNEL)
+        await self._pubsub.subscribe(self._control_channel)
         self._reader = asyncio.create_task(self._read(), name="stream-hub")
         self._changes.start()
 
@@ -116,7 +119,8 @@ class StreamHub:
     async def subscribe(self, generation_id: str, *, wait: bool = True) -> Subscription:
         """Listen to a generation. With `wait`, return once Redis has confirmed it; without,
         once the SUBSCRIBE is written (`sub.confirmed` resolves on the confirmation)."""
-        sub = Subscription(generation_id, self._buffer_limit)
+        channel = self._keys.live(generation_id).encode()
+        sub = Subscription(generation_id, channel, self._buffer_limit)
         metrics.OPEN_STREAMS.inc()
         subs = self._subscriptions.get(sub.channel)
         if subs is not None:
@@ -197,15 +201,15 @@ class StreamHub:
     def _dispatch(self, message: dict) -> None:
         kind = message["type"]
         channel = message["channel"]
-        if kind == "message" and channel == CONTROL_CHANNEL_BYTES:
-            notice, _, argument = message["data"].decode().partition(" ")
-            handler = self._control.get(notice)
+        if kind == "message" and channel == self._control_channel:
+            notice = Notice.decode(message["data"])
+            handler = self._control.get(notice.kind)
             if handler is not None:
-                handler(argument)
+                handler(notice.argument)
         elif kind == "message":
             subs = self._subscriptions.get(channel)
             if subs:
-                events = decode_events(message["data"])
+                events = decode_live(message["data"])
                 for sub in subs:
                     sub.deliver(events)
         elif kind == "subscribe":

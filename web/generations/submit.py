@@ -7,72 +7,73 @@
    not, the relay reads the replay log once after the confirmation, so nothing is missed.
 3. Insert the record. The worker's writes are upserts, so it does not matter which lands first;
    awaiting the insert here means the record exists before the client gets any answer.
+
+`answer` is what every generating route calls: the dialect's request in, its Reply out.
 """
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from shared import logs
 from shared.errors import AppError, InvalidRequest, QueueFull, RateLimited
-from shared.jobs import (
-    GenerationJob,
-    Limits,
-    Submitted,
-    owner_of,
-    record_prompt,
-    request_cancel,
-)
+from shared.jobs import GenerationJob, Limits, Submitted, owner_of, request_cancel
 from shared.models import GenerationStatus
-from shared.stream import live_channel
+from shared.records import GenerationRow
 from web.auth import Principal
-from web.relay import Relay
+from web.dialects import GenerationRequest, OllamaCall
 from web.state import AppState
+from web.streaming.relay import Relay
 
 # Retry-After for a full queue. A guess until the queue reports its own throughput: long enough
 # not to hammer a saturated server, short enough for an interactive client.
 FULL_QUEUE_RETRY_AFTER_SECONDS = 5
 
 
+async def answer(
+    state: AppState, request: Request, principal: Principal, body: GenerationRequest
+) -> Response:
+    """Run one generation for a dialect's request and answer it in that dialect."""
+    call = body.to_ollama(state.settings)
+    relay = await submit_generation(state, principal, call=call, stream=body.stream)
+    reply = body.reply(relay.generation_id)
+    return await state.responder.respond(relay, request, reply, stream=body.stream)
+
+
 async def submit_generation(
-    state: AppState,
-    principal: Principal,
-    *,
-    kind: Literal["generate", "chat"],
-    request: dict[str, Any],
-    stream: bool,
+    state: AppState, principal: Principal, *, call: OllamaCall, stream: bool
 ) -> Relay:
     """Start a generation for `principal` and return its relay, open and listening."""
     settings = state.settings
-    prompt = record_prompt(kind, request)
-    if len(prompt) > settings.MAX_PROMPT_CHARS:
-        raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
     generation_id = str(uuid.uuid4())
     logs.generation_id.set(generation_id)
-    queued_at = datetime.now(UTC)
+    job = GenerationJob(
+        generation_id=generation_id,
+        kind=call.kind,
+        request=call.request,
+        stream=stream,
+        queued_at=datetime.now(UTC).timestamp(),
+        api_key_id=str(principal.key_id) if principal.key_id else None,
+        store_content=settings.STORE_CONTENT,
+        request_id=logs.request_id.get(),
+    )
+    if len(job.prompt) > settings.MAX_PROMPT_CHARS:
+        raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
+    limits = Limits(
+        owner=owner_of(job.api_key_id),
+        rate_limit_rpm=principal.rate_limit_rpm,
+        concurrency_limit=principal.concurrency_limit,
+    )
     relay = Relay(
         state.hub,
         state.redis,
+        state.keys,
         generation_id,
         bounds=state.wait_bounds,
         keepalive=settings.STREAM_KEEPALIVE_SECONDS,
         first_tick=min(1.0, settings.STREAM_KEEPALIVE_SECONDS),
-    )
-    api_key_id = str(principal.key_id) if principal.key_id else None
-    job = GenerationJob(
-        generation_id=generation_id,
-        kind=kind,
-        request=request,
-        stream=stream,
-        queued_at=queued_at.timestamp(),
-        api_key_id=api_key_id,
-        store_content=settings.STORE_CONTENT,
-        request_id=logs.request_id.get(),
-    )
-    limits = Limits(
-        owner=owner_of(api_key_id),
-        rate_limit_rpm=principal.rate_limit_rpm,
-        concurrency_limit=principal.concurrency_limit,
     )
     await relay.open(wait=False)
     try:
@@ -80,8 +81,7 @@ async def submit_generation(
             job,
             max_depth=settings.MAX_QUEUE_DEPTH,
             expires_s=settings.QUEUE_TIMEOUT_SECONDS,
-            clients_ttl_s=state.cancellations.clients_ttl,
-            channel=live_channel(generation_id),
+            clients_ttl_s=state.presence.clients_ttl,
             limits=limits,
             longest_s=settings.QUEUE_TIMEOUT_SECONDS + settings.GENERATION_TIMEOUT_SECONDS,
         )
@@ -92,24 +92,13 @@ async def submit_generation(
         relay.close()
         raise _refusal(submitted, principal)
     try:
-        await state.records.insert(
-            {
-                "id": uuid.UUID(generation_id),
-                "api_key_id": principal.key_id,
-                "status": GenerationStatus.QUEUED.value,
-                "llm_model": str(request["model"]),
-                "stream": stream,
-                "prompt": prompt if settings.STORE_CONTENT else None,
-                "queued_at": queued_at,
-                "chunk_count": 0,
-                "attempts": 0,
-            }
-        )
+        await state.records.insert(GenerationRow.of(job, GenerationStatus.QUEUED))
         if not submitted.listening:
             await relay.confirmed(replay=True)
     except BaseException:
         relay.close()
-        await request_cancel(state.redis, generation_id, ttl_s=state.cancellations.clients_ttl)
+        ttl = state.presence.clients_ttl
+        await request_cancel(state.redis, state.keys, generation_id, ttl_s=ttl)
         raise
     return relay
 

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from shared.jobs import HEARTBEATS_KEY, WAITING_KEY, heartbeat_key
-from web import metrics
+from shared.keys import Keys
+from web.ops import metrics
 
 CACHE_SECONDS = 1.0
 
@@ -46,8 +46,9 @@ class Snapshot:
 
 
 class QueueStatus:
-    def __init__(self, redis: Redis, *, heartbeat_s: float) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, heartbeat_s: float) -> None:
         self._redis = redis
+        self._keys = keys
         self._heartbeat_s = heartbeat_s
         self._snapshot: Snapshot | None = None
         self._at = 0.0
@@ -55,16 +56,16 @@ class QueueStatus:
     async def snapshot(self) -> Snapshot:
         if self._snapshot is not None and time.monotonic() - self._at < CACHE_SECONDS:
             return self._snapshot
-        now = time.time()
+        now, keys = time.time(), self._keys
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zcard(WAITING_KEY)
-            pipe.zrange(WAITING_KEY, 0, 0, withscores=True)
-            pipe.zrangebyscore(HEARTBEATS_KEY, now - 3 * self._heartbeat_s, "+inf")
+            pipe.zcard(keys.waiting)
+            pipe.zrange(keys.waiting, 0, 0, withscores=True)
+            pipe.zrangebyscore(keys.workers, now - 3 * self._heartbeat_s, "+inf")
             depth, oldest, live = await pipe.execute()
         beats = (
             [
                 orjson.loads(b)
-                for b in await self._redis.mget([heartbeat_key(w.decode()) for w in live])
+                for b in await self._redis.mget([keys.worker(w.decode()) for w in live])
                 if b
             ]
             if live
@@ -91,7 +92,7 @@ class QueueStatus:
 
     async def position(self, generation_id: str) -> int | None:
         """1 for the next generation to start; None if it is not waiting (any more)."""
-        rank = await self._redis.zrank(WAITING_KEY, generation_id)
+        rank = await self._redis.zrank(self._keys.waiting, generation_id)
         return None if rank is None else int(rank) + 1
 
     async def refresh_metrics(self) -> None:
