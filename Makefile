@@ -1,7 +1,7 @@
 # The one command surface: developers and CI run the same targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup up down logs shell migrate format format-check lint lint-fix test up-prod \
+.PHONY: help setup up down logs shell migrate format format-check lint lint-fix typecheck test up-prod \
         down-prod install run demo simulator bench bench-scaling test-local test-docker
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
@@ -91,6 +91,9 @@ lint: install ## 🔎 Lints the code with Ruff (and the Dockerfile with hadolint
 
 lint-fix: install ## 🩹 Lints the code with Ruff and applies fixes automatically.
 	$(VENV)/ruff check . --fix
+
+typecheck: install ## 🔬 Type-checks the code with mypy (the configuration is in pyproject.toml).
+	$(VENV)/mypy
 
 test: ## 🧪 Runs the test suite: on this machine's PostgreSQL and Redis, else in containers.
 	@if python3 tests/services.py; then \

@@ -107,6 +107,7 @@ async def direct_stream(
 async def whole(http: aiohttp.ClientSession, s: Scenario, prompt: str) -> tuple[Sample, str]:
     sample = Sample()
     t0 = time.perf_counter()
+    body: dict[str, Any]
     if s.mode == "gateway":
         url, body = f"{s.target}/api/v1/generate", {"prompt": prompt}
     else:

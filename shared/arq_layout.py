@@ -76,8 +76,9 @@ def serialize_job(data: object) -> bytes:
     return orjson.dumps(data, default=repr)
 
 
-def deserialize_job(data: bytes) -> object:
-    return orjson.loads(data)
+def deserialize_job(data: bytes) -> dict[str, Any]:
+    job: dict[str, Any] = orjson.loads(data)
+    return job
 
 
 def job_payload(function: str, argument: object, enqueue_ms: int) -> bytes:

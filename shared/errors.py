@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 class AppError(Exception):
     status_code: ClassVar[int] = 500
     type: ClassVar[str] = "internal_error"
+    # Whether a worker's stream event of this `type` is rebuilt as this class (error_from_dict).
+    reported_by_workers: ClassVar[bool] = True
     retry_after: float | None = None
     # The generation the error ended, if any: sent back as X-Generation-ID.
     generation_id: str | None = None
@@ -86,6 +88,9 @@ class NotFound(AppError):
 
 class UnknownModel(NotFound):
     type = "model_not_found"
+    # Raised by the web process only (a dialect asked for a model it may not use): a worker's
+    # `model_not_found` is ModelNotFound.
+    reported_by_workers = False
 
 
 class Gone(AppError):
@@ -113,6 +118,13 @@ class WorkerLost(AppError):
     type = "worker_lost"
 
 
+class DependencyUnavailable(AppError):
+    """PostgreSQL or Redis does not answer."""
+
+    status_code = 503
+    type = "dependency_unavailable"
+
+
 class UpstreamError(AppError):
     status_code = 502
     type = "upstream_error"
@@ -136,28 +148,17 @@ class UpstreamTimeout(UpstreamError):
     type = "upstream_timeout"
 
 
-ERROR_TYPES: dict[str, type[AppError]] = {
-    cls.type: cls
-    for cls in (
-        AppError,
-        InvalidRequest,
-        BodyTooLarge,
-        Unauthorized,
-        Forbidden,
-        RateLimited,
-        NotFound,
-        Gone,
-        QueueFull,
-        QueueTimeout,
-        Cancelled,
-        WorkerLost,
-        UpstreamError,
-        ModelNotFound,
-        UpstreamUnavailable,
-        UpstreamBusy,
-        UpstreamTimeout,
-    )
-}
+def _registry() -> dict[str, type[AppError]]:
+    """Every class of the family a worker can report, by its `type`."""
+    found: dict[str, type[AppError]] = {}
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        cls = pending.pop(0)
+        if cls.reported_by_workers:
+            assert cls.type not in found, f"two errors of type {cls.type!r}"
+            found[cls.type] = cls
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def error_from_dict(data: dict[str, Any]) -> AppError:
@@ -170,11 +171,4 @@ def error_from_dict(data: dict[str, Any]) -> AppError:
     return error
 
 
-class DependencyUnavailable(AppError):
-    """PostgreSQL or Redis does not answer."""
-
-    status_code = 503
-    type = "dependency_unavailable"
-
-
-ERROR_TYPES[DependencyUnavailable.type] = DependencyUnavailable
+ERROR_TYPES = _registry()

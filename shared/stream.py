@@ -17,6 +17,7 @@ An event is `[seq, type, payload]`:
     [9, "error", {"type": "...", "message": "..."}]      the last event of a failure or cancel
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ LOG_FIELD = b"e"
 # Sequence numbers are Redis Stream ids `0-<seq>`, whose parts are unsigned 64-bit integers; a
 # client's Last-Event-ID beyond this is not one we sent.
 MAX_SEQ = 2**63 - 1
+SEQ_PATTERN = re.compile(r"^[0-9]{1,19}\Z")  # ASCII digits only: str.isdigit takes "١٢" too
 
 Command = tuple[Any, ...]
 
@@ -76,7 +78,7 @@ def decode_live(data: bytes) -> list[Event]:
 
 def parse_seq(text: str) -> int:
     """A client's Last-Event-ID as a sequence number; ValueError if it cannot be one of ours."""
-    if not text.isdigit() or len(text) > 19 or int(text) > MAX_SEQ:
+    if not SEQ_PATTERN.match(text) or int(text) > MAX_SEQ:
         raise ValueError(f"not an event id: {text[:40]!r}")
     return int(text)
 

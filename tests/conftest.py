@@ -372,3 +372,19 @@ def databaseless_stack(simulator: str, log_dir: Path) -> Iterator[Stack]:
     started = start_stack(env, log_dir, "databaseless", worker=False)
     yield started
     started.stop()
+
+
+@pytest.fixture
+async def tight(tight_stack: Stack, redis_of: Callable[[Stack], Awaitable[Redis]]):
+    """A client of the tight stack (short bounds, one slot), its namespace emptied."""
+    await redis_of(tight_stack)
+    async with httpx.AsyncClient(base_url=tight_stack.url, headers=AUTH, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def workerless(workerless_stack: Stack, redis_of: Callable[[Stack], Awaitable[Redis]]):
+    """A client of the workerless stack and its Redis, its namespace emptied."""
+    redis = await redis_of(workerless_stack)
+    async with httpx.AsyncClient(base_url=workerless_stack.url, headers=AUTH, timeout=30) as http:
+        yield http, redis

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import httpx
 import redis
@@ -32,7 +33,7 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
@@ -132,7 +133,9 @@ def ready_worker(
     prefix = f"{socket.gethostname()}:{proc.pid}:".encode()
     deadline = time.monotonic() + 30
     try:
-        while not any(w.startswith(prefix) for w in client.zrange(workers, 0, -1)):
+        while not any(
+            w.startswith(prefix) for w in cast(list[bytes], client.zrange(workers, 0, -1))
+        ):
             if proc.proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.proc.returncode}:\n{proc.log()}")
             if time.monotonic() > deadline:

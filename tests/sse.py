@@ -1,6 +1,7 @@
 """A strict Server-Sent Events reader for the tests (the WHATWG parsing rules)."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -11,7 +12,7 @@ class SSEEvent:
     event: str = "message"
     id: str | None = None
 
-    def json(self) -> object:
+    def json(self) -> Any:
         return orjson.loads(self.data)
 
 

@@ -12,7 +12,7 @@ in the dialect of the route its path and method would match, else natively.
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 class HTTPError(AppError):
     """Starlette's own HTTP errors (an unknown route, a wrong method)."""
 
+    reported_by_workers = False
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status_code = status  # type: ignore[misc]
@@ -52,11 +54,12 @@ def dialect_of(scope: Scope) -> Dialect:
     """The dialect of the route that serves (or would serve) this request."""
     route = scope.get("route")
     if route is None and "app" in scope:
-        for candidate in scope["app"].router.routes:
-            match, _ = candidate.matches(scope)
-            if match != Match.NONE:
-                route = candidate
-                break
+        # Not routed yet: the routers the app included (web/main.py lists them) say.
+        routers: list[APIRouter] = getattr(scope["app"].state, "routers", [])
+        route = next(
+            (r for router in routers for r in router.routes if r.matches(scope)[0] != Match.NONE),
+            None,
+        )
     dialect = getattr(route, "dialect", None)
     return dialect if isinstance(dialect, Dialect) else NATIVE
 

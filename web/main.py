@@ -95,12 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     app.state.settings = settings
     errors.install(app)
-    app.include_router(generate.router)
-    app.include_router(generations.router)
-    app.include_router(keys.router)
-    app.include_router(openai.router)
-    app.include_router(ollama.router)
-    app.include_router(health.router)
+    app.state.routers = [
+        generate.router,
+        generations.router,
+        keys.router,
+        openai.router,
+        ollama.router,
+        health.router,
+    ]
+    for router in app.state.routers:
+        app.include_router(router)
     return app
 
 

@@ -12,6 +12,7 @@ settings on plain arq, the slower fallback.
 import argparse
 import logging
 import sys
+from typing import Any, cast
 
 from arq.worker import check_health, get_kwargs
 
@@ -24,9 +25,8 @@ def run() -> None:
     from worker.main import WorkerSettings
 
     settings = get_settings()
-    worker = GatewayWorker(
-        keys=settings.keys, redis_url=settings.redis_url, **get_kwargs(WorkerSettings)
-    )
+    kwargs: dict[str, Any] = get_kwargs(cast(Any, WorkerSettings))
+    worker = GatewayWorker(keys=settings.keys, redis_url=settings.redis_url, **kwargs)
     worker.run()
 
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         from worker.main import WorkerSettings
 
         logging.basicConfig(level=logging.INFO)
-        return check_health(WorkerSettings)
+        return check_health(cast(Any, WorkerSettings))
     if args.watch:
         from watchfiles import run_process
 

@@ -141,7 +141,7 @@ class GatewayWorker(Worker):
         if job_id in self.job_tasks and job_id not in self.aborting_tasks:
             await self._cancel_aborted_jobs()
 
-    async def _claim_next(self, _: list[None]) -> None:
+    async def _claim_next(self, _notices: list[None]) -> None:
         """Claim and start the oldest waiting generations this worker has room for."""
         assert self._claim_link is not None
         slots = await self._reserve(self.max_jobs - self.job_counter)

@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, literal_column, select, tuple_, update
+from sqlalchemy import Table, bindparam, literal_column, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.models import Generation, GenerationStatus
 
 OPEN_STATUSES = (GenerationStatus.QUEUED.value, GenerationStatus.RUNNING.value)
+TABLE = cast(Table, Generation.__table__)
 
 # Columns a worker's upsert sets when the row is already there (the web process inserted it).
 RUNNING_FIELDS = ("status", "started_at", "worker_id", "attempts")
@@ -63,25 +64,23 @@ class BatchStatement:
 
 
 def _all_columns() -> dict[str, Any]:
-    return {column.name: bindparam(column.name) for column in Generation.__table__.columns}
+    return {column.name: bindparam(column.name) for column in TABLE.columns}
 
 
 def _upsert(fields: Sequence[str], allowed: Sequence[str]) -> BatchStatement:
-    stmt = insert(Generation.__table__).values(_all_columns())
+    stmt = insert(TABLE).values(_all_columns())
     stmt = stmt.on_conflict_do_update(
         index_elements=["id"],
         set_={name: stmt.excluded[name] for name in fields},
         # Constants, rendered into the SQL: executemany binds only the row's own values.
-        where=Generation.__table__.c.status.in_([literal_column(f"'{v}'") for v in allowed]),
+        where=TABLE.c.status.in_([literal_column(f"'{v}'") for v in allowed]),
     )
     return BatchStatement.of(stmt)
 
 
 # A queued generation, from the web process. The worker may have written it first.
 INSERT_QUEUED = BatchStatement.of(
-    insert(Generation.__table__)
-    .values(_all_columns())
-    .on_conflict_do_nothing(index_elements=["id"])
+    insert(TABLE).values(_all_columns()).on_conflict_do_nothing(index_elements=["id"])
 )
 # A worker started it: only a still-queued row changes.
 UPSERT_RUNNING = _upsert(RUNNING_FIELDS, (GenerationStatus.QUEUED.value,))
@@ -139,7 +138,7 @@ async def finish_open(
     Returns the row if it changed; None if it was final already (or running, with
     `only_queued`), in which case whoever holds it records the outcome.
     """
-    table = Generation.__table__
+    table = TABLE
     allowed = (GenerationStatus.QUEUED.value,) if only_queued else OPEN_STATUSES
     stmt = (
         update(table)

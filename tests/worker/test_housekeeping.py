@@ -1,13 +1,24 @@
-"""The worker's heartbeat (with its Ollama's state) and the pruning of arq's abort set (#485)."""
+"""The worker's heartbeat (with its Ollama's state), how a worker that stops beating is noticed, and
+the pruning of arq's abort set (#485)."""
 
 import asyncio
+import signal
 
 import orjson
 import pytest
 from arq.utils import timestamp_ms
 
 from shared.config import Settings
+from shared.keys import Keys
 from shared.ollama import OllamaClient
+from tests import sse
+from tests.helpers import (
+    OpenStream,
+    directive,
+    final_record,
+    sim_records,
+    unique,
+)
 from worker.housekeeping import Ewma, Housekeeping, OllamaCheck
 
 
@@ -110,3 +121,51 @@ def test_the_average_follows_recent_durations():
     for sample in (10.0, 2.0, 2.0, 2.0):
         average.add(sample)
     assert average.value == pytest.approx(3.0)
+
+
+@pytest.mark.e2e
+async def test_killed_worker_ends_the_stream_with_an_error_soon(lab, sim, sessions):
+    worker = lab.start_worker()
+    prompt = directive(n=200, rate=20) + unique()
+    async with OpenStream(
+        lab.http, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as s:
+        await s.events(3)
+        loop = asyncio.get_running_loop()
+        worker.signal(signal.SIGKILL)
+        killed_at = loop.time()
+        rest = await s.rest()
+        noticed = loop.time() - killed_at
+    last = rest.events[-1]
+    assert last.event == "error" and last.json()["error"]["type"] == "worker_lost"
+    # Heartbeats every 0.5 s, dead after 3 missed, checked on 0.5 s idle ticks: seconds, not
+    # arq's lock expiry (job timeout + 10 s, here 940 s).
+    assert noticed < 10
+    row = await final_record(sessions, s.generation_id)
+    assert row.status == "failed" and row.error_type == "worker_lost"
+
+    # When arq's lock on the job expires, another worker must not start it again.
+    await lab.redis.delete(Keys.arq_in_progress(s.generation_id))
+    lab.start_worker()
+    await asyncio.sleep(1.0)  # several polls (WORKER_POLL_SECONDS=0.1)
+    assert len(await sim_records(sim, prompt)) == 1
+
+
+@pytest.mark.e2e
+async def test_a_resumed_stream_still_notices_a_dead_worker(lab):
+    worker = lab.start_worker()
+    prompt = directive(n=200, rate=20) + unique()
+    async with OpenStream(
+        lab.http, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as s:
+        seen = await s.events(3)  # past the worker's start event
+        generation_id = s.generation_id
+    worker.signal(signal.SIGKILL)
+    # The resumed relay never sees the start event again, yet knows which worker to watch.
+    r = await lab.http.get(
+        f"/api/v1/generations/{generation_id}/stream",
+        headers={"Last-Event-ID": seen[-1].id},
+        timeout=20,
+    )
+    last = sse.parse(r.text).events[-1]
+    assert last.event == "error" and last.json()["error"]["type"] == "worker_lost"

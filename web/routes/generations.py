@@ -17,6 +17,7 @@ from shared.stream import last_event, parse_seq
 from web.auth import Principal
 from web.deps import PrincipalDep, StateDep
 from web.dialects import native
+from web.state import AppState
 from web.streaming.relay import Relay
 
 router = APIRouter(
@@ -72,7 +73,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidRequest("cursor: not a cursor this API returned") from None
 
 
-async def _find(state: StateDep, principal: Principal, generation_id: uuid.UUID) -> Generation:
+async def _find(state: AppState, principal: Principal, generation_id: uuid.UUID) -> Generation:
     """The caller's own generation; another key's is not found (404, not 403)."""
     async with state.sessions() as session:
         row = await generations.get_generation(

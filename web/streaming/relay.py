@@ -69,7 +69,7 @@ class Relay:
 
     async def confirmed(self, *, replay: bool) -> None:
         """Wait for the subscription; `replay`: read the log first, for what came before it."""
-        assert self._sub is not None, "open() first"
+        assert self._sub is not None and self._sub.confirmed is not None, "open() first"
         await asyncio.wait_for(asyncio.shield(self._sub.confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
         self._replay = self._replay or replay
 

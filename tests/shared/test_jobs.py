@@ -3,7 +3,9 @@
 import asyncio
 
 import pytest
+from sqlalchemy import func, select
 
+from shared.models import Generation
 from tests.conftest import key_client
 from tests.helpers import OpenStream, directive, final_record, unique
 
@@ -59,3 +61,28 @@ async def test_a_cancelled_generation_frees_its_place(stack, new_key, sessions):
         await final_record(sessions, s.generation_id)
         await asyncio.sleep(0.1)
         assert (await http.post("/api/v1/generate", json={"prompt": unique()})).status_code == 200
+
+
+async def test_a_full_queue_is_refused_at_once_with_retry_after(
+    workerless, workerless_stack, sessions
+):
+    http, redis = workerless
+    waiting = [
+        asyncio.create_task(http.post("/api/v1/generate", json={"prompt": unique()}))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0.5)  # MAX_QUEUE_DEPTH=2: both wait now
+    async with sessions() as session:
+        before = await session.scalar(select(func.count()).select_from(Generation))
+    queued_before = await redis.zcard(workerless_stack.keys.arq_queue)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    r = await http.post("/api/v1/generate", json={"prompt": unique()})
+    assert loop.time() - t0 < 1.0, "refused at once, not after a wait"
+    assert r.status_code == 503 and r.json()["error"]["type"] == "queue_full"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert await redis.zcard(workerless_stack.keys.arq_queue) == queued_before == 2
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Generation)) == before
+    for task in waiting:
+        assert (await task).status_code == 503

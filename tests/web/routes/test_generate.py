@@ -144,30 +144,6 @@ async def test_prompt_over_the_limit_is_422(client, redis, sim, sessions):
     await assert_nothing_enqueued(redis, sim, sessions, before)
 
 
-async def test_body_over_the_limit_is_413(client, redis, sim, sessions):
-    before = await count_rows(sessions)
-    r = await client.post("/api/v1/generate", json={"prompt": "x" * 1_100_000})
-    assert r.status_code == 413 and r.json()["error"]["type"] == "body_too_large"
-    await assert_nothing_enqueued(redis, sim, sessions, before)
-
-
-async def test_a_chunked_body_over_the_limit_is_413_too(client, redis, sim, sessions):
-    before = await count_rows(sessions)
-
-    async def body():  # no Content-Length: the limit is found while the body is read
-        yield b'{"prompt": "'
-        for _ in range(11):
-            yield b"x" * 100_000
-        yield b'"}'
-
-    r = await client.post(
-        "/api/v1/generate", content=body(), headers={"Content-Type": "application/json"}
-    )
-    assert r.status_code == 413 and r.json()["error"]["type"] == "body_too_large"
-    assert "MAX_BODY_BYTES" in r.json()["error"]["message"]
-    await assert_nothing_enqueued(redis, sim, sessions, before)
-
-
 @pytest.mark.parametrize("stream", [False, True])
 async def test_ollama_5xx_is_a_clear_502(client, stream):
     prompt = directive(fault="status", status=500, message="CUDA out of memory") + "x"

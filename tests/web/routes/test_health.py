@@ -4,7 +4,6 @@ state, the queue position in a waiting stream, and JSON logs with request and ge
 import asyncio
 
 import httpx
-import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -152,27 +151,3 @@ async def test_queue_status_counts_the_workers_slots(client):
     assert (
         status["workers"] >= 1 and status["slots"] >= 4 and status["estimated_wait_seconds"] == 0.0
     )
-
-
-async def test_logs_are_json_lines_with_request_and_generation_ids(client, stack):
-    r = await client.post(
-        "/api/v1/generate", json={"prompt": unique()}, headers={"X-Request-ID": "my-trace-42"}
-    )
-    assert r.headers["x-request-id"] == "my-trace-42"
-    generation_id = r.json()["id"]
-    await asyncio.sleep(0.3)
-    api = [orjson.loads(line) for line in stack.api.log().splitlines() if line.startswith("{")]
-    access = [e for e in api if e.get("request_id") == "my-trace-42" and e["message"] == "request"]
-    assert access and access[0]["route"] == "/api/v1/generate" and access[0]["status"] == 200
-    assert access[0]["generation_id"] == generation_id
-    worker = [
-        orjson.loads(line) for line in stack.worker.log().splitlines() if line.startswith("{")
-    ]
-    ended = [e for e in worker if e.get("generation_id") == generation_id]
-    assert (
-        ended
-        and ended[-1]["request_id"] == "my-trace-42"
-        and ended[-1]["message"] == "generation ended"
-    )
-    generated = await client.post("/api/v1/generate", json={"prompt": unique()})
-    assert len(generated.headers["x-request-id"]) == 32, "one is made when the client sends none"

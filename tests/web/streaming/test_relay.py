@@ -4,6 +4,7 @@ import pytest
 
 from shared.errors import QueueTimeout, UpstreamTimeout
 from shared.stream import Event, live_message, log_append
+from tests.helpers import final_record, unique
 from web.streaming.hub import StreamHub
 from web.streaming.relay import Relay, WaitBounds
 
@@ -99,3 +100,12 @@ async def test_a_stalled_stream_ends_in_an_upstream_timeout(redis, keys, hub):
     with pytest.raises(UpstreamTimeout, match="stopped sending"):
         await collect(relay)
     relay.close()
+
+
+@pytest.mark.e2e
+async def test_no_worker_in_time_is_a_queue_timeout(workerless, sessions):
+    http, _ = workerless
+    r = await http.post("/api/v1/generate", json={"prompt": unique()})  # QUEUE_TIMEOUT_SECONDS=1.5
+    assert r.status_code == 503 and r.json()["error"]["type"] == "queue_timeout"
+    row = await final_record(sessions, r.headers["x-generation-id"])
+    assert row.status == "failed" and row.error_type == "queue_timeout" and row.started_at is None

@@ -1,0 +1,44 @@
+"""MAX_BODY_BYTES: 413 in the dialect's own envelope, declared or found while reading, and
+nothing queued or recorded."""
+
+import pytest
+
+from tests.web.routes.test_generate import assert_nothing_enqueued, count_rows
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_body_over_the_limit_is_413(client, redis, sim, sessions):
+    before = await count_rows(sessions)
+    r = await client.post("/api/v1/generate", json={"prompt": "x" * 1_100_000})
+    assert r.status_code == 413 and r.json()["error"]["type"] == "body_too_large"
+    await assert_nothing_enqueued(redis, sim, sessions, before)
+
+
+async def test_a_chunked_body_over_the_limit_is_413_too(client, redis, sim, sessions):
+    before = await count_rows(sessions)
+
+    async def body():  # no Content-Length: the limit is found while the body is read
+        yield b'{"prompt": "'
+        for _ in range(11):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    r = await client.post(
+        "/api/v1/generate", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413 and r.json()["error"]["type"] == "body_too_large"
+    assert "MAX_BODY_BYTES" in r.json()["error"]["message"]
+    await assert_nothing_enqueued(redis, sim, sessions, before)
+
+
+async def test_the_refusal_speaks_the_routes_dialect(client):
+    # Refused before routing (a declared Content-Length): the route the path would take says
+    # how to answer.
+    big = "x" * 1_100_000
+    openai = await client.post("/v1/chat/completions", json={"model": "m", "prompt": big})
+    assert openai.status_code == 413
+    assert openai.json()["error"]["code"] == "body_too_large"
+    assert openai.json()["error"]["type"] == "invalid_request_error"
+    ollama = await client.post("/api/chat", json={"model": "m", "prompt": big})
+    assert ollama.status_code == 413 and isinstance(ollama.json()["error"], str)
