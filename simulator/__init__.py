@@ -1,1 +1,1 @@
-"""The Ollama simulator: `python -m simulator --port 11434`. See simulator/server.py."""
+"""The Ollama simulator: `python -m simulator --port 11434`. See simulator/app.py."""

@@ -6,7 +6,8 @@ import socket
 
 from aiohttp import web
 
-from simulator.server import SimConfig, create_app
+from simulator.app import create_app
+from simulator.config import DEFAULT_EMBED_MODEL, SimConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -16,9 +17,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model", action="append", help="a model it has (repeatable; default qwen3:8b)"
     )
+    parser.add_argument(
+        "--embed-model",
+        action="append",
+        help=f"an embedding model it has (repeatable; default {DEFAULT_EMBED_MODEL})",
+    )
+    parser.add_argument(
+        "--embed-dim", type=int, help="every embedding model's dimension (default: its own)"
+    )
     parser.add_argument("--tokens", type=int, default=20, help="tokens per answer by default")
     parser.add_argument("--rate", type=float, default=0.0, help="tokens/s per stream (0: no wait)")
     parser.add_argument("--ttft", type=float, default=0.0, help="seconds before the first token")
+    parser.add_argument(
+        "--think-tokens", type=int, default=4, help="thinking chunks for think=true (medium)"
+    )
+    parser.add_argument(
+        "--implicit-think-tokens",
+        type=int,
+        default=0,
+        help="thinking chunks when a thinking model's request leaves `think` out",
+    )
     parser.add_argument("--parallel", type=int, default=0, help="like OLLAMA_NUM_PARALLEL (0: any)")
     parser.add_argument("--max-queue", type=int, default=512, help="like OLLAMA_MAX_QUEUE")
     parser.add_argument(
@@ -36,9 +54,13 @@ def serve(args: argparse.Namespace, sock: socket.socket | None = None) -> None:
         pass
     config = SimConfig(
         models=args.model or ["qwen3:8b"],
+        embed_models=args.embed_model or [DEFAULT_EMBED_MODEL],
+        embed_dim=args.embed_dim,
         tokens=args.tokens,
         rate=args.rate,
         ttft=args.ttft,
+        think_tokens=args.think_tokens,
+        implicit_think_tokens=args.implicit_think_tokens,
         parallel=args.parallel,
         max_queue=args.max_queue,
     )

@@ -22,9 +22,18 @@ def test_every_setting_is_in_the_env_examples(name):
     assert missing == []
 
 
-def test_every_setting_is_in_the_readme():
+def test_every_setting_is_in_the_operations_guide():
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    assert [s for s in SETTINGS if f"| `{s}` |" not in guide] == []
+
+
+def test_the_readme_is_short_and_its_links_lead_somewhere():
     readme = (ROOT / "README.md").read_text()
-    assert [s for s in SETTINGS if f"`{s}`" not in readme] == []
+    assert len(readme.splitlines()) <= 250
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith(("http://", "https://")):
+                assert (page.parent / target).exists(), f"{page.name} links to {target}"
 
 
 def test_env_examples_hold_the_same_variables():

@@ -25,7 +25,7 @@ DIALECT = Dialect(
     "ollama",
     error_body=error_body,
     invalid_status=400,
-    unknown_model='model "{name}" not found, try pulling it first',
+    unknown_model="model '{name}' not found",  # Ollama's own words (server/routes.go)
 )
 
 GENERATE_FIELDS = (

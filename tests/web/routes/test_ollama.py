@@ -85,7 +85,7 @@ async def test_an_unknown_model_is_ollamas_404(client):
     with pytest.raises(ollama.ResponseError) as raised:
         await client.generate(model="llama3.1:405b", prompt="hi")
     assert raised.value.status_code == 404
-    assert raised.value.error == 'model "llama3.1:405b" not found, try pulling it first'
+    assert raised.value.error == "model 'llama3.1:405b' not found"
 
 
 async def test_errors_are_ollamas_shape(stack):
