@@ -24,7 +24,7 @@ FROM build AS dev
 RUN POETRY_VIRTUALENVS_CREATE=false poetry install --no-root --no-interaction
 COPY . .
 EXPOSE 8000
-CMD ["uvicorn", "web.main:app", "--host", "0.0.0.0", "--port", "8000", "--reload"]
+CMD ["python", "-m", "web", "--host", "0.0.0.0", "--port", "8000", "--reload"]
 
 FROM base AS runtime
 RUN groupadd --system --gid 10001 app \
@@ -41,4 +41,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-CMD ["uvicorn", "web.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+CMD ["python", "-m", "web", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

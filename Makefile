@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup up down logs shell migrate format format-check lint lint-fix typecheck test up-prod \
-        down-prod install run demo simulator bench bench-scaling test-local test-docker
+        down-prod install run demo cli simulator bench bench-scaling test-local test-docker
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 # Some machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every process start recompiles
@@ -19,14 +19,14 @@ GPU_FILE = $(if $(GPU),-f docker-compose.gpu.yml)
 COMPOSE_DEV = $(COMPOSE) -f docker-compose.yml $(GPU_FILE)
 COMPOSE_PROD = $(COMPOSE) -f docker-compose.prod.yml $(GPU_FILE)
 
-# `make run` / `make demo`: the stack on this machine, without Docker.
-RUN_PORT ?= 8000
-RUN_DATABASE_URL ?= postgresql://127.0.0.1:5432/llm
-RUN_REDIS_URL ?= redis://127.0.0.1:6379/0
-RUN_OLLAMA_URL ?= http://127.0.0.1:11434
+# `make run` / `make demo` / `make cli`: the stack on this machine, without Docker (devstack/).
+# They read RUN_ENV_FILE (default .env.dev, which `make setup` writes) and take the locations of
+# this machine from these variables (`make demo RUN_PORT=8080`), defaults in devstack/:
+#   RUN_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/llm  RUN_REDIS_URL=redis://127.0.0.1:6379/0
+#   RUN_OLLAMA_URL=http://127.0.0.1:11434 (run)  RUN_PORT=8000  SIM_PORT=11434  SIM_RATE=30 (demo)
 SIM_PORT ?= 11434
 SIM_RATE ?= 30
-RUN_ENV = DATABASE_URL=$(RUN_DATABASE_URL) REDIS_URL=$(RUN_REDIS_URL) OLLAMA_BASE_URL=$(RUN_OLLAMA_URL)
+ENV_FILE_READY = [ -f "$${RUN_ENV_FILE:-.env.dev}" ] || $(MAKE) -s setup
 
 help: ## ✨ Shows a help message with all available commands.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
@@ -84,9 +84,9 @@ lint: install ## 🔎 Lints the code with Ruff (and the Dockerfile with hadolint
 	$(VENV)/hadolint Dockerfile
 	@[ -f .env ] || cp .env.dev.example .env
 	$(VENV)/docker-compose -f docker-compose.yml config -q
-	$(VENV)/docker-compose -f docker-compose.prod.yml config -q
+	$(VENV)/docker-compose --env-file .env.prod.example -f docker-compose.prod.yml config -q
 	$(VENV)/docker-compose -f docker-compose.test.yml config -q
-	$(VENV)/docker-compose -f docker-compose.prod.yml -f docker-compose.gpu.yml config -q
+	$(VENV)/docker-compose --env-file .env.prod.example -f docker-compose.prod.yml -f docker-compose.gpu.yml config -q
 	$(VENV)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 lint-fix: install ## 🩹 Lints the code with Ruff and applies fixes automatically.
@@ -122,19 +122,17 @@ $(CURDIR)/.tools/bin/poetry:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet "poetry==$(POETRY_VERSION)"
 
-run: install ## 🏃 Runs the API and a worker on this machine (PostgreSQL and Redis must be running).
-	$(RUN_ENV) $(VENV)/python -m web.cli create-database
-	$(RUN_ENV) $(VENV)/alembic upgrade head
-	@echo "API on http://127.0.0.1:$(RUN_PORT), Ollama at $(RUN_OLLAMA_URL)"
-	@trap 'kill 0' EXIT INT TERM; \
-	  $(RUN_ENV) $(VENV)/python -m worker & \
-	  $(RUN_ENV) $(VENV)/uvicorn web.main:app --host 127.0.0.1 --port $(RUN_PORT) & \
-	  wait
+run: install ## 🏃 Runs the API and a worker on this machine, against RUN_OLLAMA_URL (Ctrl-C stops them).
+	@$(ENV_FILE_READY)
+	@$(VENV)/python -m devstack run
 
 demo: install ## 🎭 `make run` with the Ollama simulator standing in for Ollama (no GPU needed).
-	@trap 'kill 0' EXIT INT TERM; \
-	  $(VENV)/python -m simulator --port $(SIM_PORT) --rate $(SIM_RATE) --model $${OLLAMA_MODEL:-qwen3:8b} & \
-	  $(MAKE) -s run RUN_OLLAMA_URL=http://127.0.0.1:$(SIM_PORT)
+	@$(ENV_FILE_READY)
+	@$(VENV)/python -m devstack run --simulator
+
+cli: install ## 🔑 Runs `python -m web.cli $(ARGS)` with the settings of `make run` (ARGS="keys list").
+	@$(ENV_FILE_READY)
+	@$(VENV)/python -m devstack cli $(ARGS)
 
 bench: install ## 🏁 Runs the benchmark: the gateway against the simulator directly (bench/results/).
 	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null) || echo "no wrk: the throughput scenario is skipped"

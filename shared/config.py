@@ -4,6 +4,7 @@ Every field is listed, with its default and meaning, in `.env.dev.example`, `.en
 and the README. Both processes (web and worker) read the same settings.
 """
 
+import re
 from functools import lru_cache
 from typing import Literal
 
@@ -21,8 +22,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.keys import Keys
 
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "example", "dev-only")
+# The master key and the hash secret guard every key: long enough that guessing is hopeless.
+MIN_SECRET_LENGTH = 24
 # Passwords of the development setup, which production must not keep.
 WEAK_SECRETS = frozenset({"llm", "postgres", "password", "secret"})
+ORIGIN = re.compile(r"https?://[^/\s,]+")
 
 
 class Settings(BaseSettings):
@@ -43,6 +47,11 @@ class Settings(BaseSettings):
     # Every Redis key and channel of this deployment starts with it (shared/keys.py): two
     # deployments can share one Redis, even one database, with different namespaces.
     REDIS_NAMESPACE: str = Field(default="llm", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # Every Redis call has a bound (shared/redis.py): a reply within REDIS_TIMEOUT_SECONDS, a
+    # connection within REDIS_CONNECT_TIMEOUT_SECONDS; a Redis that stops answering is a 503
+    # with Retry-After within them, not a hang.
+    REDIS_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
+    REDIS_CONNECT_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0)
 
     OLLAMA_BASE_URL: HttpUrl = HttpUrl("http://ollama:11434")
     OLLAMA_MODEL: str = "qwen3:8b"
@@ -53,6 +62,9 @@ class Settings(BaseSettings):
     # request waits in its own queue or a model loads (minutes for a large model).
     OLLAMA_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     OLLAMA_MAX_CONNECTIONS: int = Field(default=256, ge=1)
+    # The largest `options.num_ctx` a request may ask for (a different context length reloads
+    # the model for everyone); 0: requests may not set it. The master key and admin keys may.
+    OLLAMA_MAX_NUM_CTX: int = Field(default=0, ge=0, le=2**31 - 1)
 
     # The administrator's key: manages API keys, and is itself accepted as one (no limits).
     MASTER_API_KEY: SecretStr | None = None
@@ -66,6 +78,20 @@ class Settings(BaseSettings):
 
     MAX_PROMPT_CHARS: int = Field(default=100_000, ge=1)
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
+    # Browser origins (`scheme://host[:port]`, comma-separated; `*`: any) whose pages may call
+    # the API. Empty: no CORS headers at all, so only pages of the API's own origin (/ui) can.
+    CORS_ORIGINS: str = ""
+    # Slow clients cannot hold the API (`python -m web`, web/server.py and web/body_limit.py):
+    # a request's headers must be complete this long after its first byte (408 otherwise), its
+    # body within this long after its headers (408), an idle kept-alive connection is closed
+    # after this long, and connections beyond MAX_CONNECTIONS are refused with 503 at once.
+    HTTP_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    HTTP_BODY_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    HTTP_KEEPALIVE_SECONDS: float = Field(default=5.0, ge=1)
+    MAX_CONNECTIONS: int = Field(default=4096, ge=16)
+    # Failed authentications one client address may make per minute before it is refused with
+    # 429 without a check (per API process).
+    AUTH_FAILURES_PER_MINUTE: int = Field(default=30, ge=1)
 
     # Every wait has a bound. Each ends in a clear error for the client and `failed` in the record.
     QUEUE_TIMEOUT_SECONDS: float = Field(default=300.0, gt=0)
@@ -91,14 +117,27 @@ class Settings(BaseSettings):
     WORKER_SHUTDOWN_GRACE_SECONDS: int = Field(default=900, ge=0)
     # A worker refreshes its heartbeat this often; the web process treats a worker whose
     # heartbeat is 3 intervals old as dead and fails its generations.
-    WORKER_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
-    # Each worker serves its own Prometheus metrics on this port (0: none).
+    WORKER_HEARTBEAT_SECONDS: float = Field(default=1.0, gt=0)
+    # Each worker serves its own Prometheus metrics on this port (0: none), on this address
+    # (the containers set 0.0.0.0, so that Prometheus reaches them; outside containers a worker
+    # exposes nothing unless asked).
     WORKER_METRICS_PORT: int = Field(default=9191, ge=0, le=65535)
+    WORKER_METRICS_HOST: str = "127.0.0.1"
 
     @field_validator("DATABASE_URL", mode="before")
     @classmethod
     def _asyncpg_driver(cls, value: object) -> object:
         return asyncpg_url(value) if isinstance(value, str) else value
+
+    @field_validator("CORS_ORIGINS")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        # A browser sends its origin without a path or a trailing slash: an entry with one
+        # would never match, silently.
+        bad = [o for o in split_list(value) if o != "*" and not ORIGIN.fullmatch(o)]
+        if bad:
+            raise ValueError(f"not origins (scheme://host[:port], no path): {', '.join(bad)}")
+        return value
 
     @model_validator(mode="after")
     def _production_secrets(self) -> "Settings":
@@ -106,18 +145,23 @@ class Settings(BaseSettings):
         if self.ENVIRONMENT != "prod":
             return self
         problems = []
-        if is_placeholder(self.MASTER_API_KEY):
-            problems.append("MASTER_API_KEY")
-        if is_placeholder(self.API_KEY_HASH_SECRET):
-            problems.append("API_KEY_HASH_SECRET")
+        for name in ("MASTER_API_KEY", "API_KEY_HASH_SECRET"):
+            if is_guessable(getattr(self, name)):
+                problems.append(name)
+        master, hashing = self.MASTER_API_KEY, self.API_KEY_HASH_SECRET
+        if master is not None and master.get_secret_value() == hashing.get_secret_value():
+            problems.append("API_KEY_HASH_SECRET (the same as MASTER_API_KEY)")
         hosts = self.DATABASE_URL.hosts()
         if not hosts or is_placeholder(hosts[0].get("password")):
             problems.append("the password in DATABASE_URL")
+        if is_placeholder(self.REDIS_URL.password):
+            problems.append("the password in REDIS_URL")
         if problems:
             raise ValueError(
-                "ENVIRONMENT=prod needs real secrets; missing or placeholder: "
+                "ENVIRONMENT=prod needs real secrets; missing, placeholder or guessable: "
                 + ", ".join(problems)
-                + " (make setup writes random ones into .env.prod)"
+                + f" (at least {MIN_SECRET_LENGTH} characters, not all alike; make setup "
+                "writes random ones into .env.prod)"
             )
         return self
 
@@ -138,6 +182,10 @@ class Settings(BaseSettings):
         return str(self.OLLAMA_BASE_URL).rstrip("/")
 
     @property
+    def cors_origins(self) -> list[str]:
+        return split_list(self.CORS_ORIGINS)
+
+    @property
     def allowed_models(self) -> list[str]:
         names = [self.OLLAMA_MODEL, *(m.strip() for m in self.ALLOWED_MODELS.split(","))]
         return list(dict.fromkeys(n for n in names if n))
@@ -148,6 +196,11 @@ class Settings(BaseSettings):
             if name == model or (":" not in name and model == f"{name}:latest"):
                 return model
         return None
+
+
+def split_list(value: str) -> list[str]:
+    """The entries of a comma-separated setting, without blanks."""
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def asyncpg_url(url: str) -> str:
@@ -165,6 +218,15 @@ def is_placeholder(secret: SecretStr | str | None) -> bool:
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     lowered = value.lower()
     return not value or lowered in WEAK_SECRETS or any(m in lowered for m in PLACEHOLDER_MARKERS)
+
+
+def is_guessable(secret: SecretStr | None) -> bool:
+    """A placeholder, or too short or too uniform to be a random secret."""
+    if is_placeholder(secret):
+        return True
+    assert secret is not None
+    value = secret.get_secret_value()
+    return len(value) < MIN_SECRET_LENGTH or len(set(value)) < 8
 
 
 @lru_cache

@@ -212,6 +212,41 @@ class JobSubmitter:
         )
 
 
+# A resumed stream takes one of the owner's stream places, as many as its concurrency limit:
+# replays cost the API real work, and one key must not hold it with a hundred of them.
+#   KEYS: resumes;  ARGV: now (s), limit, member, latest end (s)
+TAKE_STREAM_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if tonumber(ARGV[2]) > 0 and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[4]) - tonumber(ARGV[1])) + 60)
+return 1
+"""
+
+
+async def take_stream_place(
+    redis: Redis, keys: Keys, limits: Limits, member: str, *, longest_s: float
+) -> bool:
+    """Take a place for a resumed stream (False: the owner's are all taken). The place frees
+    itself after `longest_s` if nobody releases it."""
+    now = time.time()
+    taken = await redis.execute_command(
+        "EVAL",
+        TAKE_STREAM_SCRIPT,
+        1,
+        keys.resumes(limits.owner),
+        now,
+        limits.concurrency_limit,
+        member,
+        now + longest_s,
+    )
+    return bool(taken)
+
+
+async def release_stream_place(redis: Redis, keys: Keys, owner: str, member: str) -> None:
+    await redis.zrem(keys.resumes(owner), member)
+
+
 async def request_cancel(redis: Redis, keys: Keys, generation_id: str, *, ttl_s: int) -> None:
     """Ask whichever worker holds the job to abort it; a queued job will never start."""
     async with redis.pipeline(transaction=False) as pipe:

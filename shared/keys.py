@@ -7,6 +7,7 @@ Redis, even one database, without hearing each other's wake-ups, revocations or 
     <ns>:queue:waiting          generations queued and not yet started (score: queue time, s)
     <ns>:queue:wake             channel: wake-up notices for the workers (`job`, `abort`)
     <ns>:control                channel: notices for every web process (`key-revoked <id>`)
+    <ns>:hub:<id>:echo          channel: a web process's check that its subscription hears
     <ns>:workers                live workers (score: last heartbeat, s)
     <ns>:worker:<id>            a worker's heartbeat (JSON), expiring 3 heartbeats after the last
     <ns>:health-check:<host>    arq's health key for one host's worker (`python -m worker --check`)
@@ -16,6 +17,7 @@ Redis, even one database, without hearing each other's wake-ups, revocations or 
     <ns>:gen:<id>:cancel        set when a cancel was asked for
     <ns>:limits:<owner>:rpm     the owner's generations of the last minute (score: start, s)
     <ns>:limits:<owner>:active  the owner's generations not yet ended (score: latest end, s)
+    <ns>:limits:<owner>:resumes the owner's open resumed streams (score: latest end, s)
 
 arq 0.28 has no setting for the prefix of its per-job keys: `arq:job:<id>`, `arq:in-progress:<id>`,
 `arq:retry:<id>`, `arq:result:<id>` and the abort set `arq:abort` keep arq's own names (they are
@@ -55,6 +57,9 @@ class Keys:
     def control_channel(self) -> str:
         return f"{self.namespace}:control"
 
+    def hub_echo(self, hub_id: str) -> str:
+        return f"{self.namespace}:hub:{hub_id}:echo"
+
     @property
     def workers(self) -> str:
         return f"{self.namespace}:workers"
@@ -82,6 +87,9 @@ class Keys:
 
     def active(self, owner: str) -> str:
         return f"{self.namespace}:limits:{owner}:active"
+
+    def resumes(self, owner: str) -> str:
+        return f"{self.namespace}:limits:{owner}:resumes"
 
     # arq's own names (see the module docstring).
     arq_abort = arq.abort_jobs_ss

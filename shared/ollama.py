@@ -9,6 +9,7 @@ Written on aiohttp rather than with the official `ollama` client, for two measur
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from shared.config import Settings
 from shared.errors import (
     AppError,
     Cancelled,
+    InvalidRequest,
     ModelNotFound,
     UpstreamBusy,
     UpstreamError,
@@ -39,6 +41,8 @@ STAT_FIELDS = (
     "eval_duration",
 )
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -134,7 +138,7 @@ class OllamaClient:
         except AppError:
             raise
         except TimeoutError as e:
-            raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from e
+            raise UpstreamTimeout("Ollama did not answer in time") from e
         except Exception as e:
             raise connection_error(e, self.base_url) from e
 
@@ -169,14 +173,19 @@ def status_error(status: int, body: bytes, model: str) -> AppError:
         return UpstreamBusy(f"Ollama is busy: {text}", retry_after=1)
     if status == 499:
         return Cancelled(f"Ollama cancelled the request: {text}")
+    if status == 400:  # the request itself (raw with a template, a bad image, ...)
+        return InvalidRequest(f"Ollama refused the request: {text}")
     return UpstreamError(f"Ollama answered {status}: {text}")
 
 
 def connection_error(error: BaseException, base_url: str) -> AppError:
+    """The AppError for a failure to talk to Ollama. Its message reaches clients and /readyz,
+    so it names no internal address; the log line names it."""
+    log.warning("Ollama at %s: %r", base_url, error)
     if isinstance(error, aiohttp.ClientConnectorError | ConnectionRefusedError):
-        return UpstreamUnavailable(f"cannot reach Ollama at {base_url}", retry_after=5)
+        return UpstreamUnavailable("cannot reach Ollama", retry_after=5)
     if isinstance(error, aiohttp.ServerTimeoutError):
-        return UpstreamTimeout(f"Ollama at {base_url} did not answer in time")
+        return UpstreamTimeout("Ollama did not answer in time")
     if isinstance(error, aiohttp.ClientError | ConnectionError):
         return UpstreamError(f"the connection to Ollama broke: {type(error).__name__}")
     if isinstance(error, orjson.JSONDecodeError):

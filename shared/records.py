@@ -10,9 +10,10 @@ worker's "started" does not wait.
 """
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,10 +23,14 @@ from shared.jobs import GenerationJob
 from shared.models import GenerationStatus
 from shared.services.generations import (
     INSERT_QUEUED,
+    SWEEP_OPEN,
     UPSERT_OUTCOME,
     UPSERT_RUNNING,
     BatchStatement,
 )
+from shared.text import storable
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -80,7 +85,17 @@ def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-Write = Callable[[list[GenerationRow]], Awaitable[None]]
+Write = Callable[[list[GenerationRow]], Awaitable[list[Exception | None] | None]]
+
+
+@dataclasses.dataclass(slots=True)
+class _Sweep:
+    before: datetime
+    now: datetime
+
+
+def _storable(value: Any) -> Any:
+    return storable(value) if isinstance(value, str) else value
 
 
 class RecordWriter:
@@ -114,6 +129,16 @@ class RecordWriter:
         if self._pool is not None:
             await self._pool.close()
 
+    async def sweep(self, *, older_than_s: float) -> int:
+        """Close every record still open that was queued more than `older_than_s` ago: nothing
+        can still be running it. How many it closed."""
+        assert self._pool is not None, "start() first"
+        now = datetime.now(UTC)
+        args = SWEEP_OPEN.args([_Sweep(now - timedelta(seconds=older_than_s), now)])[0]
+        async with self._pool.acquire(timeout=10) as connection:
+            status = await connection.execute(SWEEP_OPEN.sql, *args)
+        return int(status.rsplit(" ", 1)[-1])
+
     async def insert(self, row: GenerationRow) -> None:
         await self._inserts.commit(row)
 
@@ -124,9 +149,26 @@ class RecordWriter:
         await self._outcomes.commit(row)
 
     def _writer(self, statement: BatchStatement) -> Write:
-        async def write(rows: list[GenerationRow]) -> None:
+        async def write(rows: list[GenerationRow]) -> list[Exception | None] | None:
             assert self._pool is not None, "start() first"
+            args = [tuple(_storable(v) for v in row) for row in statement.args(rows)]
             async with self._pool.acquire(timeout=10) as connection:
-                await connection.executemany(statement.sql, statement.args(rows))
+                try:
+                    await connection.executemany(statement.sql, args)  # atomic: all or none
+                    return None
+                except asyncpg.PostgresError:
+                    if len(args) == 1:
+                        raise
+                # One request's bad row must not fail the others of its batch: row by row,
+                # only the bad one fails.
+                results: list[Exception | None] = []
+                for one in args:
+                    try:
+                        await connection.executemany(statement.sql, [one])
+                        results.append(None)
+                    except asyncpg.PostgresError as e:
+                        log.warning("a generation record could not be written: %r", e)
+                        results.append(e)
+                return results
 
         return write

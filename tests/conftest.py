@@ -1,8 +1,8 @@
 """Shared fixtures: a fresh PostgreSQL database migrated by the real Alembic scripts, a dedicated
 Redis database, and the real simulator, API and worker processes.
 
-TEST_DATABASE_ADMIN_URL (default postgresql://127.0.0.1:5432/postgres) names a database the
-tests can connect to in order to create and drop their own; TEST_REDIS_URL (default
+TEST_DATABASE_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres) names a
+database the tests can connect to in order to create and drop their own; TEST_REDIS_URL (default
 redis://127.0.0.1:6379/15) names the one Redis database the tests use. Every stack they start
 has a key namespace of its own there (REDIS_NAMESPACE, `t<run>-<stack>`), and the tests only
 ever delete keys of their own namespaces: nothing else in that Redis, nor any other database of
@@ -25,12 +25,15 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from alembic import command
-from shared.config import asyncpg_url
+from shared.config import Settings, asyncpg_url
 from shared.keys import Keys
 from shared.redis import RedisLink
 from tests import processes
+from tests.tcp_proxy import TcpProxy
 
-ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MODEL = "qwen3:8b"
 MASTER_KEY = "the-test-suites-master-key-0123456789"
@@ -157,7 +160,7 @@ async def redis(keys: Keys) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def link(redis: Redis) -> AsyncIterator[RedisLink]:
     """A direct link to the test Redis database (the hot paths' client)."""
-    held = RedisLink(REDIS_URL)
+    held = RedisLink(Settings(_env_file=None, REDIS_URL=REDIS_URL))
     yield held
     await held.aclose()
 
@@ -192,6 +195,8 @@ def stack_env(database_url: str, stack: str, ollama_url: str, **extra: object) -
         "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
         "WORKER_METRICS_PORT": "0",
         "LOG_LEVEL": "INFO",
+        # The suite's many refused keys all come from 127.0.0.1; the guarded stack tests the limit.
+        "AUTH_FAILURES_PER_MINUTE": "100000",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -299,13 +304,14 @@ def workerless_stack(database_url: str, simulator: str, log_dir: Path) -> Iterat
 
 @pytest.fixture(scope="session")
 def lab_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
-    """An API whose workers each test starts, kills or stops itself."""
+    """An API whose workers each test starts, kills or stops itself; the heartbeat and the
+    keep-alive at their defaults, so that a lost worker is found as fast as it is by default."""
     env = stack_env(
         database_url,
         "lab",
         simulator,
-        WORKER_HEARTBEAT_SECONDS=0.5,
-        STREAM_KEEPALIVE_SECONDS=0.5,
+        WORKER_HEARTBEAT_SECONDS=1,
+        STREAM_KEEPALIVE_SECONDS=5,
         WORKER_POLL_SECONDS=0.1,
         WORKER_SHUTDOWN_GRACE_SECONDS=10,
     )
@@ -388,3 +394,31 @@ async def workerless(workerless_stack: Stack, redis_of: Callable[[Stack], Awaita
     redis = await redis_of(workerless_stack)
     async with httpx.AsyncClient(base_url=workerless_stack.url, headers=AUTH, timeout=30) as http:
         yield http, redis
+
+
+@pytest.fixture(scope="session")
+def guarded_stack(database_url: str, simulator: str, log_dir: Path) -> Iterator[Stack]:
+    """An API (no worker) with tight bounds on slow clients and failed authentications."""
+    env = stack_env(
+        database_url,
+        "guarded",
+        simulator,
+        AUTH_FAILURES_PER_MINUTE=5,
+        HTTP_HEADER_TIMEOUT_SECONDS=1,
+        HTTP_BODY_TIMEOUT_SECONDS=2,
+        MAX_CONNECTIONS=64,
+    )
+    started = start_stack(env, log_dir, "guarded", worker=False)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the test Redis, for the processes a test points at it;
+    `redis_proxy.redis_url` names the test database through it."""
+    parts = urlsplit(REDIS_URL)
+    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
+    proxy.redis_url = proxy.url(path=f"/{redis_db()}")
+    yield proxy
+    await proxy.aclose()

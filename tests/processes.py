@@ -1,7 +1,7 @@
 """Real processes for the tests: the Ollama simulator, the API and the worker.
 
 Each runs as its own OS process on a free loopback port, exactly as a deployment runs it
-(`uvicorn web.main:app`, `python -m worker`, `python -m simulator`).
+(`python -m web`, `python -m worker`, `python -m simulator`).
 """
 
 import os
@@ -88,10 +88,11 @@ def simulator(port: int, log_dir: Path, *extra: str) -> Process:
 
 
 def api(port: int, env: Mapping[str, str], log_dir: Path, *options: str) -> Process:
-    """The API, once it answers /healthz; `options` go to uvicorn."""
+    """The API, once it answers /healthz; `options` go to `python -m web`."""
     args = [
-        str(BIN / "uvicorn"),
-        "web.main:app",
+        sys.executable,
+        "-m",
+        "web",
         "--host",
         "127.0.0.1",
         "--port",

@@ -9,7 +9,7 @@ import sys
 from urllib.parse import urlsplit
 
 DEFAULTS = {
-    "TEST_DATABASE_ADMIN_URL": ("postgresql://127.0.0.1:5432/postgres", 5432),
+    "TEST_DATABASE_ADMIN_URL": ("postgresql://postgres@127.0.0.1:5432/postgres", 5432),
     "TEST_REDIS_URL": ("redis://127.0.0.1:6379/15", 6379),
 }
 

@@ -44,10 +44,15 @@ def test_env_examples_hold_the_same_variables():
 
 
 @pytest.mark.parametrize(
-    "compose", ["docker-compose.yml", "docker-compose.prod.yml", "docker-compose.test.yml"]
+    ("compose", "env"),
+    [
+        ("docker-compose.yml", ".env.dev.example"),
+        ("docker-compose.prod.yml", ".env.prod.example"),
+        ("docker-compose.test.yml", ".env.dev.example"),
+    ],
 )
-def test_compose_file_is_valid(compose, tmp_path):
-    shutil.copy(ROOT / ".env.dev.example", tmp_path / ".env")
+def test_compose_file_is_valid(compose, env, tmp_path):
+    shutil.copy(ROOT / env, tmp_path / ".env")
     result = subprocess.run(
         [
             str(BIN / "docker-compose"),
@@ -90,5 +95,6 @@ def test_makefile_has_every_target_the_readme_promises():
         "up-prod",
         "run",
         "demo",
+        "cli",
     }
     assert promised - targets == set()

@@ -1,6 +1,6 @@
 """Administrative commands: `python -m web.cli --help`.
 
-python -m web.cli keys create --name NAME [--rpm N] [--concurrency N]   prints the key
+python -m web.cli keys create --name NAME [--rpm N] [--concurrency N] [--admin]   prints the key
 python -m web.cli keys list
 python -m web.cli keys revoke ID_OR_PREFIX
 python -m web.cli create-database [--drop]
@@ -51,6 +51,7 @@ async def keys(args: argparse.Namespace) -> str:
                     name=args.name,
                     rate_limit_rpm=args.rpm,
                     concurrency_limit=args.concurrency,
+                    is_admin=args.admin,
                 )
                 return f"{key}\n# key {row.id} ({row.name}); shown once, store it now"
             if args.action == "list":
@@ -90,6 +91,11 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--rpm", type=int, help="requests per minute (0: unlimited)")
     create.add_argument("--concurrency", type=int, help="generations at once (0: unlimited)")
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="may set what changes Ollama for everyone (keep_alive, num_ctx, num_gpu, ...)",
+    )
     key_commands.add_parser("list", help="list the keys (never the keys themselves)")
     revoke = key_commands.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key", help="the key's id, or its shown prefix")

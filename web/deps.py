@@ -33,7 +33,11 @@ async def get_principal(
     authorization: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
-    """The caller's key (401 if missing, unknown or revoked)."""
+    """The caller's key (401 if missing, unknown or revoked); the auth gate (web/auth.py) has
+    usually checked it already, before the body was read."""
+    checked = getattr(request.state, "principal", None)
+    if isinstance(checked, Principal):
+        return checked
     state: AppState = request.app.state.app
     key = authorization.credentials if authorization is not None else api_key
     return await state.auth.authenticate(key)

@@ -12,13 +12,12 @@ in the dialect of the route its path and method would match, else natively.
 import logging
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 from starlette.types import Scope
 
 from shared.errors import (
@@ -33,8 +32,17 @@ from web.dialects import Dialect
 from web.dialects.native import DIALECT as NATIVE
 from web.ops import metrics
 from web.responses import JSON
+from web.routes import route_for
 
 log = logging.getLogger(__name__)
+
+
+HTTP_TYPES = {
+    404: NotFound.type,
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: BodyTooLarge.type,
+}
 
 
 class HTTPError(AppError):
@@ -45,22 +53,12 @@ class HTTPError(AppError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status_code = status  # type: ignore[misc]
-        self.type = {404: NotFound.type, 405: "method_not_allowed", 413: BodyTooLarge.type}.get(  # type: ignore[misc]
-            status, "http_error"
-        )
+        self.type = HTTP_TYPES.get(status, "http_error")  # type: ignore[misc]
 
 
 def dialect_of(scope: Scope) -> Dialect:
     """The dialect of the route that serves (or would serve) this request."""
-    route = scope.get("route")
-    if route is None and "app" in scope:
-        # Not routed yet: the routers the app included (web/main.py lists them) say.
-        routers: list[APIRouter] = getattr(scope["app"].state, "routers", [])
-        route = next(
-            (r for router in routers for r in router.routes if r.matches(scope)[0] != Match.NONE),
-            None,
-        )
-    dialect = getattr(route, "dialect", None)
+    dialect = getattr(route_for(scope), "dialect", None)
     return dialect if isinstance(dialect, Dialect) else NATIVE
 
 

@@ -11,19 +11,22 @@ from shared.jobs import JobSubmitter
 from shared.logs import configure_logging
 from shared.notices import KEY_REVOKED
 from shared.records import RecordWriter
-from shared.redis import RedisLink, create_redis
-from web import errors
-from web.auth import Authenticator
+from shared.redis import RedisLink, arq_redis, subscriber
+from web import api_docs, errors
+from web.auth import Authenticator, AuthGate
 from web.body_limit import BodyLimit
+from web.cors import Cors
+from web.deps import get_principal
 from web.generations.cancel import Cancellations
 from web.generations.presence import ClientPresence
 from web.ops.access_log import AccessLog
 from web.ops.queue_status import QueueStatus
 from web.ops.readiness import Readiness
-from web.routes import generate, generations, health, keys, ollama, openai
+from web.routes import depends_on, generate, generations, health, keys, ollama, openai
 from web.state import AppState
 from web.streaming.hub import StreamHub
 from web.streaming.response import Responder
+from web.ui import router as ui
 
 
 @asynccontextmanager
@@ -32,14 +35,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     names = settings.keys
     engine = create_engine(settings)
     sessions = create_sessionmaker(engine)
-    redis = await create_redis(settings)
-    hub = StreamHub(redis, names)
+    # No connection is made yet: the API starts while Redis is away, and says so in /readyz.
+    redis = arq_redis(settings)
+    listener = subscriber(settings)
+    hub = StreamHub(listener, redis, names)
     records = RecordWriter(settings.database_url)
     cancellations = Cancellations(redis, names, sessions, settings)
     presence = ClientPresence(redis, names, settings, cancellations)
     queue = QueueStatus(redis, names, heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS)
     responder = Responder(presence, cancellations, queue)
-    link = RedisLink(settings.redis_url)
+    link = RedisLink(settings)
     submitter = JobSubmitter(link, names)
     auth = Authenticator(sessions, settings)
     readiness = Readiness(sessions, redis, queue)
@@ -73,6 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await link.aclose()
         await records.aclose()
         await hub.aclose()
+        await listener.aclose()
         await redis.aclose()
         await engine.dispose()
 
@@ -85,13 +91,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="A queue, API keys and lossless streams in front of your own Ollama.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by web/api_docs.py, with their scripts from this server instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
         telemetry={
             "tracing": settings.OTEL_ENABLED,
             "metrics": settings.OTEL_ENABLED,
             "logs": settings.OTEL_ENABLED,
         },
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.MAX_BODY_BYTES)
+    # Outermost last: the access log sees everything; the auth gate answers a request without a
+    # valid key before the body limit (or anything) reads its body.
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.MAX_BODY_BYTES, timeout_s=settings.HTTP_BODY_TIMEOUT_SECONDS
+    )
+    app.add_middleware(AuthGate, failures_per_minute=settings.AUTH_FAILURES_PER_MINUTE)
+    if settings.cors_origins:
+        # Outside the auth gate: a preflight carries no key, and a refusal needs CORS headers
+        # for the page's script to read it.
+        app.add_middleware(Cors, origins=settings.cors_origins)
     app.add_middleware(AccessLog)
     app.state.settings = settings
     errors.install(app)
@@ -102,9 +120,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openai.router,
         ollama.router,
         health.router,
+        api_docs.router,
+        ui.router,
     ]
     for router in app.state.routers:
         app.include_router(router)
+    # By identity: routes compare by value and are not hashable.
+    app.state.keyed_routes = {
+        id(route)
+        for router in app.state.routers
+        for route in router.routes
+        if depends_on(route, get_principal)
+    }
     return app
 
 

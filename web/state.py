@@ -47,4 +47,6 @@ class AppState:
             first_chunk=s.FIRST_TOKEN_TIMEOUT_SECONDS + slack,
             next_chunk=s.CHUNK_TIMEOUT_SECONDS + slack,
             total=s.GENERATION_TIMEOUT_SECONDS + slack,
+            redis_outage=5 * s.REDIS_TIMEOUT_SECONDS,
+            worker_check=s.WORKER_HEARTBEAT_SECONDS,
         )

@@ -26,7 +26,7 @@ def run() -> None:
 
     settings = get_settings()
     kwargs: dict[str, Any] = get_kwargs(cast(Any, WorkerSettings))
-    worker = GatewayWorker(keys=settings.keys, redis_url=settings.redis_url, **kwargs)
+    worker = GatewayWorker(settings=settings, **kwargs)
     worker.run()
 
 

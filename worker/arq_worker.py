@@ -24,6 +24,7 @@ pins arq's version and every method and attribute this class uses.
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -35,9 +36,9 @@ from redis.exceptions import RedisError
 
 from shared import arq_layout
 from shared.batching import GroupCommit
+from shared.config import Settings
 from shared.jobs import CLAIM_NEXT_SCRIPT
-from shared.keys import Keys
-from shared.redis import RedisLink
+from shared.redis import RedisLink, subscriber
 from worker.finish import Finisher
 from worker.pickup import WakeUps
 
@@ -49,21 +50,22 @@ POLL_BACKOFF_MAX_SECONDS = 5.0
 # for arq's crash recovery (the job runs again after its lock expires, and the task then finds
 # its stream ended and does nothing).
 FINISH_RETRY_SECONDS = 30.0
+# How long the release of a failed job's claim is retried while Redis is away.
+CLAIM_RELEASE_SECONDS = 60.0
 
 
 class GatewayWorker(Worker):
     def __init__(
         self,
         *args: Any,
-        keys: Keys,
-        redis_url: str,
+        settings: Settings,
         on_startup: StartupShutdown | None = None,
         on_shutdown: StartupShutdown | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, on_startup=self._startup, on_shutdown=self._shutdown, **kwargs)
-        self._keys = keys
-        self._redis_url = redis_url
+        self._settings = settings
+        self._keys = settings.keys
         self._app_startup = on_startup
         self._app_shutdown = on_shutdown
         self._claim_link: RedisLink | None = None
@@ -74,25 +76,30 @@ class GatewayWorker(Worker):
         # frees, look for the next waiting generation instead of leaving it to the poll.
         self._more_waiting = False
         self._poll_backoff = 0.0
+        self._releases: set[asyncio.Task[None]] = set()
 
     async def _startup(self, ctx: dict[str, Any]) -> None:
         if self._app_startup is not None:
             await self._app_startup(ctx)
         if self.burst:
             return
-        self._claim_link = RedisLink(self._redis_url)
+        self._claim_link = RedisLink(self._settings)
         # Notices that arrive while a claim is in flight share the next one.
         self._claims = GroupCommit(self._claim_next, name="pickup.claim")
         self._claims.start()
-        self._finisher = Finisher(RedisLink(self._redis_url))
+        self._finisher = Finisher(RedisLink(self._settings))
         self._finisher.start()
-        self._wakeups = WakeUps(self.pool, self._keys, on_job=self.job_waiting, on_abort=self.abort)
+        self._listener = subscriber(self._settings)
+        self._wakeups = WakeUps(
+            self._listener, self._keys, on_job=self.job_waiting, on_abort=self.abort
+        )
         await self._wakeups.start()
 
     async def _shutdown(self, ctx: dict[str, Any]) -> None:
         # arq awaits every job before this hook runs; a late finish takes arq's own path.
         if self._wakeups is not None:
             await self._wakeups.aclose()
+            await self._listener.aclose()
         if self._claims is not None:
             await self._claims.aclose()
         if self._claim_link is not None:
@@ -120,14 +127,36 @@ class GatewayWorker(Worker):
 
     def _run(self, job_id: str, score: int) -> None:
         task = self.loop.create_task(self.run_job(job_id, score))
-        task.add_done_callback(self._job_done)
+        task.add_done_callback(functools.partial(self._job_done, job_id))
         self.tasks[job_id] = task
 
-    def _job_done(self, _: "asyncio.Task[None]") -> None:
+    def _job_done(self, job_id: str, task: "asyncio.Task[None]") -> None:
         self._release_sem_dec_counter_on_complete()
+        if not task.cancelled() and isinstance(task.exception(), RedisError | OSError):
+            # arq's own bookkeeping failed (Redis went away): the claim would hold the job for
+            # arq's whole lock time. Released, the job is claimed again and its task goes on
+            # from its replay log (a generation that had streamed text ends with worker_lost).
+            release = self.loop.create_task(self._release_claim(job_id))
+            self._releases.add(release)
+            release.add_done_callback(self._releases.discard)
         if self._more_waiting and self._has_room() and self._claims is not None:
             self._more_waiting = False
             self._claims.add(None)
+
+    async def _release_claim(self, job_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline, backoff = loop.time() + CLAIM_RELEASE_SECONDS, 0.25
+        while True:
+            try:
+                await self.pool.delete(self._keys.arq_in_progress(job_id))
+                log.info("job %s: released its claim after arq's bookkeeping failed", job_id)
+                return
+            except (RedisError, OSError):
+                if loop.time() + backoff > deadline:
+                    log.error("job %s: could not release its claim; arq's lock expires", job_id)
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     def job_waiting(self) -> None:
         """A `job` notice: claim the oldest waiting generation (not necessarily that one)."""

@@ -6,6 +6,8 @@
   queue and written hourly by default; a web process needs to know whether *this* worker
   lives, and /readyz whether Ollama works as the workers see it, without spending a
   generation to find out.
+- The sweep: a record left `queued` or `running` long after anything could be running it (a
+  crash between two steps, a write that failed) is closed `failed`, `abandoned`.
 - arq's abort set is never pruned (arq issue #485): every worker re-reads all of it on every
   poll, and an entry left for a finished job would abort a later job with the same id. Entries
   older than the queue timeout can no longer match a waiting job, so they go.
@@ -16,8 +18,9 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import asyncpg
 import orjson
 from arq.utils import timestamp_ms
 from redis.asyncio import Redis
@@ -99,6 +102,7 @@ class Housekeeping:
         abort_keep_s: float,
         ollama: OllamaCheck,
         durations: Ewma,
+        sweep: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -109,6 +113,7 @@ class Housekeeping:
         self._abort_keep_ms = int(abort_keep_s * 1000)
         self._ollama = ollama
         self._durations = durations
+        self._sweep = sweep
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -163,7 +168,9 @@ class Housekeeping:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                     if pruned := await self.prune_aborts():
                         log.info("pruned %d stale entries of arq's abort set", pruned)
-            except (RedisError, OSError) as e:
-                log.warning("heartbeat failed: %r", e)
+                    if self._sweep is not None and (closed := await self._sweep()):
+                        log.warning("the sweep closed %d abandoned generation records", closed)
+            except (RedisError, OSError, asyncpg.PostgresError) as e:
+                log.warning("heartbeat or sweep failed: %r", e)
             except Exception:  # a bug here must not stop the heartbeats for good
                 log.exception("heartbeat failed")

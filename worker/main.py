@@ -40,14 +40,14 @@ asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
-    metrics.serve(settings.WORKER_METRICS_PORT)
+    metrics.serve(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_HOST)
     redis = ctx["redis"]
     records = RecordWriter(settings.database_url)
     # While it runs, a generation's log outlives the longest generation; afterwards it is kept
     # for the retention time.
     live_ttl = int(settings.GENERATION_TIMEOUT_SECONDS + settings.STREAM_RETENTION_SECONDS)
     publisher = StreamPublisher(
-        RedisLink(settings.redis_url),
+        RedisLink(settings),
         keys,
         live_ttl_s=live_ttl,
         retention_s=settings.STREAM_RETENTION_SECONDS,
@@ -69,6 +69,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         abort_keep_s=settings.QUEUE_TIMEOUT_SECONDS + 60,
         ollama=OllamaCheck(ollama, settings.OLLAMA_MODEL),
         durations=state.durations,
+        # Past the queue's and the generation's bounds and a minute more, nothing runs it.
+        sweep=lambda: records.sweep(
+            older_than_s=settings.QUEUE_TIMEOUT_SECONDS + settings.GENERATION_TIMEOUT_SECONDS + 60
+        ),
     )
     await state.housekeeping.start()
     ctx["state"] = state
@@ -107,7 +111,7 @@ class WorkerSettings:
         )
     ]
     # arq's client on the lean pool (shared/redis.py); redis_settings serves `--check`.
-    redis_pool = arq_redis(settings.redis_url)
+    redis_pool = arq_redis(settings)
     redis_settings = redis_settings(settings)
     queue_name = keys.arq_queue
     job_serializer = serialize_job

@@ -35,10 +35,10 @@ RUNNING = Gauge("llm_worker_jobs_running", "Generations this worker runs now")
 OLLAMA_UP = Gauge("llm_ollama_up", "1 if Ollama answered the last check and has the model")
 
 
-def serve(port: int) -> None:
+def serve(port: int, host: str) -> None:
     if not port:
         return
     try:
-        start_http_server(port)
+        start_http_server(port, addr=host)
     except OSError as e:  # several workers on one host: only the first gets the port
         log.warning("metrics port %d is taken (%s); this worker serves no metrics", port, e)

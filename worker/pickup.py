@@ -3,7 +3,8 @@
 The web process publishes `job <id>` after each enqueue and `abort <id>` after each cancel on
 the wake-up channel (shared/keys.py, shared/notices.py). This hands each to the worker
 (GatewayWorker.job_waiting / abort, worker/arq_worker.py), and reconnects when Redis goes away
-(the poll covers the gap).
+(the poll covers the gap). It listens on a client without a read timeout
+(shared/redis.subscriber): it waits for notices as long as there are none.
 """
 
 import asyncio

@@ -4,17 +4,35 @@ Every running job hands its chunks to one StreamPublisher. A flush writes, for e
 with something new, its events to the replay log (XADD with id 0-<seq>) and one live message
 (PUBLISH), all in one pipeline. Text that arrives for a generation while the previous flush is in
 flight is joined into one chunk: the text is unchanged, there are only fewer events to carry.
+
+When Redis goes away, a flush is sent again until it returns (for up to PUBLISH_RETRY_SECONDS):
+the generation goes on, Ollama's text waits in memory, and nothing is lost or doubled (an event
+already logged is refused by its own id, which counts as done; a repeated live message is
+dropped by the relay's sequence numbers).
 """
 
 import asyncio
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.batching import GroupCommit
 from shared.errors import AppError
 from shared.keys import Keys
 from shared.redis import RedisLink
 from shared.stream import CHUNK, START, TERMINAL, encode_event, live_publish, log_append
+
+log = logging.getLogger(__name__)
+
+# How long a flush is retried while Redis is away; the web side waits as long before it gives up
+# on a stream (WaitBounds.redis_outage).
+PUBLISH_RETRY_SECONDS = 15.0
+LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class PublishFailed(AppError):
@@ -165,6 +183,23 @@ class StreamPublisher:
             events.append(stream._number(CHUNK, "".join(texts)))
         return events, terminal, started
 
+    async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send the flush; while Redis is away, again, until it answers or the bound runs out."""
+        deadline, backoff, retried = time.monotonic() + PUBLISH_RETRY_SECONDS, 0.1, False
+        while True:
+            try:
+                replies = await self._link.execute(commands)
+            except LOST as e:
+                if time.monotonic() + backoff > deadline:
+                    raise
+                log.warning("publishing failed (%r); retrying in %.1f s", e, backoff)
+                await asyncio.sleep(backoff)
+                backoff, retried = min(backoff * 2, 2.0), True
+                continue
+            if retried:  # events the lost attempt had logged already are done, not failed
+                replies = [None if _already_logged(r) else r for r in replies]
+            return replies
+
     async def _flush(self, items: list[_Item]) -> list[Exception | None]:
         """One pipeline for every stream's events; a stream's failure is only its own."""
         by_stream: dict[GenerationStream, list[_Item]] = {}
@@ -195,7 +230,7 @@ class StreamPublisher:
         if not commands:
             return [None] * len(items)
         try:
-            replies = await self._link.execute(commands)
+            replies = await self._execute(commands)
         except Exception as e:
             for stream in by_stream:
                 stream.failed = e
@@ -211,3 +246,7 @@ class StreamPublisher:
             )
             for item in items
         ]
+
+
+def _already_logged(reply: Any) -> bool:
+    return isinstance(reply, ResponseError) and "equal or smaller" in str(reply)

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base
@@ -25,3 +25,5 @@ class ApiKey(Base):
     # Overrides of DEFAULT_RATE_LIMIT_RPM and DEFAULT_CONCURRENCY_LIMIT; 0 means unlimited.
     rate_limit_rpm: Mapped[int | None] = mapped_column(Integer)
     concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    # May set what changes Ollama for everyone: keep_alive, num_ctx beyond the cap, num_gpu, ...
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -18,6 +18,7 @@ async def create_key(
     name: str,
     rate_limit_rpm: int | None = None,
     concurrency_limit: int | None = None,
+    is_admin: bool = False,
 ) -> tuple[ApiKey, str]:
     """A new key: its record, and the key itself (returned this once, stored nowhere)."""
     key = security.new_key()
@@ -29,6 +30,7 @@ async def create_key(
         created_at=datetime.now(UTC),
         rate_limit_rpm=rate_limit_rpm,
         concurrency_limit=concurrency_limit,
+        is_admin=is_admin,
     )
     session.add(row)
     await session.flush()

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, literal_column, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, literal_column, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Generation, GenerationStatus
+from shared.text import storable
 
 OPEN_STATUSES = (GenerationStatus.QUEUED.value, GenerationStatus.RUNNING.value)
 TABLE = cast(Table, Generation.__table__)
@@ -87,6 +88,25 @@ UPSERT_RUNNING = _upsert(RUNNING_FIELDS, (GenerationStatus.QUEUED.value,))
 # How it ended: a row that is final already is left alone.
 UPSERT_OUTCOME = _upsert(OUTCOME_FIELDS, OPEN_STATUSES)
 
+ABANDONED = "abandoned"
+# Records no process will end (a crash between steps, a write that failed): still open long
+# after anything could be running them. Parameters: `before` (queued before it), `now`.
+SWEEP_OPEN = BatchStatement.of(
+    update(TABLE)
+    .where(
+        TABLE.c.status.in_([literal_column(f"'{v}'") for v in OPEN_STATUSES]),
+        TABLE.c.queued_at < bindparam("before"),
+    )
+    .values(
+        status=literal_column(f"'{GenerationStatus.FAILED.value}'"),
+        error_type=literal_column(f"'{ABANDONED}'"),
+        error_message=literal_column(
+            "'no process ended this generation within its bounds; closed by the sweep'"
+        ),
+        finished_at=bindparam("now"),
+    )
+)
+
 
 def _owned_by(api_key_id: uuid.UUID | None) -> Any:
     return Generation.api_key_id.is_not_distinct_from(api_key_id)
@@ -108,15 +128,24 @@ async def get_any_generation(
     return await session.get(Generation, generation_id)
 
 
+async def delete_generation(session: AsyncSession, *, generation_id: uuid.UUID) -> None:
+    """Delete a record that never became a generation (refused before it was queued)."""
+    await session.execute(delete(Generation).where(Generation.id == generation_id))
+
+
 async def list_generations(
     session: AsyncSession,
     *,
     api_key_id: uuid.UUID | None,
     limit: int,
     before: tuple[datetime, uuid.UUID] | None = None,
+    every_key: bool = False,
 ) -> list[Generation]:
-    """This key's generations, newest first, after the cursor `before` (queued_at, id)."""
-    stmt = select(Generation).where(_owned_by(api_key_id))
+    """This key's generations (`every_key`: everyone's), newest first, after the cursor
+    `before` (queued_at, id)."""
+    stmt = select(Generation)
+    if not every_key:
+        stmt = stmt.where(_owned_by(api_key_id))
     if before is not None:
         stmt = stmt.where(tuple_(Generation.queued_at, Generation.id) < tuple_(*before))
     stmt = stmt.order_by(Generation.queued_at.desc(), Generation.id.desc()).limit(limit)
@@ -132,12 +161,20 @@ async def finish_open(
     error_message: str,
     finished_at: Any,
     only_queued: bool = False,
+    delivered: tuple[str | None, int] | None = None,
 ) -> Generation | None:
     """End a generation no worker will finish (cancelled in the queue, worker lost, timed out).
 
     Returns the row if it changed; None if it was final already (or running, with
-    `only_queued`), in which case whoever holds it records the outcome.
+    `only_queued`), in which case whoever holds it records the outcome. `delivered`: the text
+    (None: not stored) and the number of chunks the stream had carried.
     """
+    produced: dict[str, Any] = {}
+    if delivered is not None:
+        text, chunks = delivered
+        produced = {"chunk_count": chunks, "completion_tokens": chunks}
+        if text is not None:
+            produced["response"] = storable(text)
     table = TABLE
     allowed = (GenerationStatus.QUEUED.value,) if only_queued else OPEN_STATUSES
     stmt = (
@@ -148,6 +185,7 @@ async def finish_open(
             error_type=error_type,
             error_message=error_message,
             finished_at=finished_at,
+            **produced,
         )
         .returning(table)
     )

@@ -60,7 +60,7 @@ async def test_two_namespaces_in_one_database_do_not_hear_each_other(redis):
     a, b = Keys(namespace("iso-a")), Keys(namespace("iso-b"))
     revoked: dict[str, list[str]] = {"a": [], "b": []}
     woken: dict[str, int] = {"a": 0, "b": 0}
-    hubs = {"a": StreamHub(redis, a), "b": StreamHub(redis, b)}
+    hubs = {"a": StreamHub(redis, redis, a), "b": StreamHub(redis, redis, b)}
     wakeups = {}
     for name, keys in (("a", a), ("b", b)):
         hubs[name].on_control(KEY_REVOKED, revoked[name].append)

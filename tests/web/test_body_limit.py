@@ -1,6 +1,9 @@
 """MAX_BODY_BYTES: 413 in the dialect's own envelope, declared or found while reading, and
 nothing queued or recorded."""
 
+import asyncio
+import contextlib
+
 import pytest
 
 from tests.web.routes.test_generate import assert_nothing_enqueued, count_rows
@@ -42,3 +45,31 @@ async def test_the_refusal_speaks_the_routes_dialect(client):
     assert openai.json()["error"]["type"] == "invalid_request_error"
     ollama = await client.post("/api/chat", json={"model": "m", "prompt": big})
     assert ollama.status_code == 413 and isinstance(ollama.json()["error"], str)
+
+
+async def test_a_body_that_stops_arriving_is_408(guarded_stack):
+    # HTTP_BODY_TIMEOUT_SECONDS=2 on this stack; the body comes a byte every half second.
+    host, port = guarded_stack.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    master = guarded_stack.env["MASTER_API_KEY"].encode()
+    writer.write(
+        b"POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + master + b"\r\nContent-Length: 1000\r\n\r\n"
+    )
+    started = asyncio.get_running_loop().time()
+
+    async def dribble() -> None:
+        with contextlib.suppress(OSError):
+            for _ in range(100):
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.5)
+
+    sender = asyncio.create_task(dribble())
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    finally:
+        sender.cancel()
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408"), head[:80]
+    assert asyncio.get_running_loop().time() - started < 6

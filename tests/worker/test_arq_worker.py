@@ -20,11 +20,13 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from shared import arq_layout
+from shared.config import Settings
 from shared.jobs import GENERATE, GenerationJob, JobSubmitter, Limits
 from shared.keys import Keys
 from shared.redis import RedisLink
+from simulator.script import tokens_for
 from tests.conftest import REDIS_URL, namespace
-from tests.helpers import directive, eventually, final_record, sim_records, unique
+from tests.helpers import OpenStream, directive, eventually, final_record, sim_records, unique
 from tests.processes import ROOT
 from worker.arq_worker import GatewayWorker
 
@@ -129,6 +131,7 @@ async def test_slots_are_never_oversubscribed_and_all_come_back(redis):
     """Six jobs on two slots, started by wake-up notices: never more than two at once, every
     job runs once, and arq's counter and semaphore end where they began."""
     keys = Keys(namespace(f"slots-{uuid.uuid4().hex[:4]}"))
+    settings = Settings(_env_file=None, REDIS_URL=REDIS_URL, REDIS_NAMESPACE=keys.namespace)
     running, peak, ran = 0, 0, []
 
     async def generate(ctx, payload):
@@ -144,8 +147,7 @@ async def test_slots_are_never_oversubscribed_and_all_come_back(redis):
         functions=[func(generate, name=GENERATE)],
         redis_pool=pool,
         queue_name=keys.arq_queue,
-        keys=keys,
-        redis_url=REDIS_URL,
+        settings=settings,
         max_jobs=2,
         poll_delay=30,  # only the notices and freed slots start jobs
         keep_result=0,
@@ -153,7 +155,7 @@ async def test_slots_are_never_oversubscribed_and_all_come_back(redis):
         job_deserializer=arq_layout.deserialize_job,
         handle_signals=False,
     )
-    link = RedisLink(REDIS_URL)
+    link = RedisLink(settings)
     submitter = JobSubmitter(link, keys)
     submitter.start()
     run = asyncio.create_task(worker.async_run())
@@ -228,3 +230,31 @@ async def test_waiting_generations_start_in_order_as_slots_free(lab, sim, sessio
 
 async def _depth_is(lab, n: int) -> bool:
     return await lab.redis.zcard(lab.keys.waiting) == n
+
+
+@pytest.mark.e2e
+async def test_a_redis_cut_does_not_end_the_worker_and_its_generation_finishes(
+    lab, redis_proxy, sessions
+):
+    # The worker's Redis goes away for 3 s mid-stream (only the worker's: a proxy in front). Its
+    # heartbeat (every 2 s, dead after 6 s) outlives the cut, so the generation must go on: the
+    # worker polls, publishes and files its job again once Redis is back.
+    worker = await asyncio.to_thread(
+        lab.start_worker, REDIS_URL=redis_proxy.redis_url, WORKER_HEARTBEAT_SECONDS=2
+    )
+    text = unique()
+    prompt = directive(n=40, rate=10) + text
+    async with OpenStream(
+        lab.http, "POST", "/api/v1/generate", json={"prompt": prompt, "stream": True}
+    ) as s:
+        await s.events(5)
+        redis_proxy.cut()
+        await asyncio.sleep(3)
+        await redis_proxy.heal()
+        rest = await s.rest()
+    assert rest.events[-1].json() == {}, rest.raw[-300:]
+    assert rest.text == "".join(tokens_for(text, 40)), "every token, once, in order"
+    assert (await final_record(sessions, s.generation_id)).status == "succeeded"
+    assert worker.proc.poll() is None, "the worker is still running"
+    after = await lab.http.post("/api/v1/generate", json={"prompt": unique()})
+    assert after.status_code == 200, "and serves the next generation"

@@ -5,6 +5,7 @@ import asyncio
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
+from shared.config import Settings
 from shared.keys import Keys
 from tests.conftest import REDIS_URL
 from worker.arq_worker import GatewayWorker
@@ -42,8 +43,7 @@ async def test_batched_finish_leaves_what_arqs_own_leaves(redis, keys):
         functions=[func(noop, name="noop")],
         redis_pool=pool,
         queue_name=queue,
-        keys=keys,
-        redis_url=REDIS_URL,
+        settings=Settings(_env_file=None, REDIS_URL=REDIS_URL, REDIS_NAMESPACE=keys.namespace),
         handle_signals=False,
     )
     await worker.on_startup(worker.ctx)  # what arq's main() calls: the batched paths start

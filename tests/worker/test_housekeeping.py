@@ -138,17 +138,35 @@ async def test_killed_worker_ends_the_stream_with_an_error_soon(lab, sim, sessio
         noticed = loop.time() - killed_at
     last = rest.events[-1]
     assert last.event == "error" and last.json()["error"]["type"] == "worker_lost"
-    # Heartbeats every 0.5 s, dead after 3 missed, checked on 0.5 s idle ticks: seconds, not
-    # arq's lock expiry (job timeout + 10 s, here 940 s).
-    assert noticed < 10
+    # The defaults: heartbeats every second, dead after 3 missed, checked every second while
+    # the stream is quiet: about 5 s (not arq's lock expiry, job timeout + 10 s = 940 s).
+    assert noticed < 7
     row = await final_record(sessions, s.generation_id)
     assert row.status == "failed" and row.error_type == "worker_lost"
+    # The record keeps what the client had received.
+    delivered = "".join(e.json()["response"] for e in rest.events if "response" in e.json())
+    assert row.chunk_count >= 3 and row.response.startswith(delivered[:20])
 
     # When arq's lock on the job expires, another worker must not start it again.
     await lab.redis.delete(Keys.arq_in_progress(s.generation_id))
     lab.start_worker()
     await asyncio.sleep(1.0)  # several polls (WORKER_POLL_SECONDS=0.1)
     assert len(await sim_records(sim, prompt)) == 1
+
+
+@pytest.mark.e2e
+async def test_a_json_client_hears_of_a_killed_worker_as_soon(lab):
+    worker = lab.start_worker()
+    loop = asyncio.get_running_loop()
+    answer = asyncio.create_task(
+        lab.http.post("/api/v1/generate", json={"prompt": directive(n=200, rate=20) + unique()})
+    )
+    await asyncio.sleep(1.5)  # it runs
+    worker.signal(signal.SIGKILL)
+    killed_at = loop.time()
+    r = await answer
+    assert r.status_code == 502 and r.json()["error"]["type"] == "worker_lost"
+    assert loop.time() - killed_at < 7
 
 
 @pytest.mark.e2e

@@ -209,10 +209,17 @@ def usage(stats: dict[str, Any]) -> dict[str, int]:
 
 
 class Completion(Reply):
-    """One answer in OpenAI's shape: whole, or as stream chunks (with its own state)."""
+    """One answer in OpenAI's shape: whole, or as stream chunks (with its own state).
+
+    Beyond OpenAI's framing, which clients ignore as the SSE standard says they must: each
+    event's `id:` (its sequence number, so that a client can resume with Last-Event-ID at
+    GET /api/v1/generations/{id}/stream) and, while the generation waits in the queue, a comment
+    `: queued {"position": 2, "estimated_wait_seconds": 4.5}` in place of the keep-alive.
+    """
 
     keepalive = KEEPALIVE
     headers = SSE_HEADERS
+    shows_queue = True
 
     def __init__(self, *, chat: bool, generation_id: str, model: str, include_usage: bool) -> None:
         self.chat = chat
@@ -244,7 +251,7 @@ class Completion(Reply):
             "system_fingerprint": None,
         }
 
-    def _chunk(self, delta_or_text: Any, finish: str | None) -> bytes:
+    def _chunk(self, delta_or_text: Any, finish: str | None, seq: int | None = None) -> bytes:
         if self.chat:
             choice = {"index": 0, "delta": delta_or_text, "logprobs": None, "finish_reason": finish}
         else:
@@ -255,7 +262,8 @@ class Completion(Reply):
         }
         if self.include_usage:
             body["usage"] = None
-        return b"data: " + dumps(body) + b"\n\n"
+        head = b"id: %d\n" % seq if seq is not None else b""
+        return head + b"data: " + dumps(body) + b"\n\n"
 
     def encode(self, events: list[Event]) -> bytes:
         parts: list[bytes] = []
@@ -264,11 +272,11 @@ class Completion(Reply):
                 if self.chat and not self._started:
                     parts.append(self._chunk({"role": "assistant", "content": ""}, None))
                 self._started = True
-                parts.append(
-                    self._chunk({"content": event.payload} if self.chat else event.payload, None)
-                )
+                delta = {"content": event.payload} if self.chat else event.payload
+                parts.append(self._chunk(delta, None, event.seq))
             elif event.type == DONE:
-                parts.append(self._chunk({} if self.chat else "", finish_reason(event.payload)))
+                finish = finish_reason(event.payload)
+                parts.append(self._chunk({} if self.chat else "", finish, event.seq))
                 if self.include_usage:
                     kind = "chat.completion.chunk" if self.chat else "text_completion"
                     tail = {**self._head(kind), "choices": [], "usage": usage(event.payload)}
@@ -287,4 +295,7 @@ class Completion(Reply):
                 "code": error.get("type"),
             }
         }
-        return b"data: " + dumps(body) + b"\n\n"
+        return b"id: %d\ndata: %s\n\n" % (seq, dumps(body))
+
+    def queued(self, status: dict[str, Any]) -> bytes:
+        return b": queued %s\n\n" % dumps(status)

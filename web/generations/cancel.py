@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.config import Settings
@@ -20,7 +21,7 @@ from shared.jobs import owner_of, request_cancel
 from shared.keys import Keys
 from shared.models import GenerationStatus
 from shared.services import generations
-from shared.stream import ERROR, append_terminal
+from shared.stream import CHUNK, ERROR, append_terminal, read_log
 from web.ops import metrics
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class Cancellations:
         status = (
             GenerationStatus.CANCELLED if isinstance(error, Cancelled) else GenerationStatus.FAILED
         )
+        delivered = None if only_queued else await self._delivered(generation_id)
         async with transaction(self._sessions) as session:
             changed = await generations.finish_open(
                 session,
@@ -94,6 +96,7 @@ class Cancellations:
                 error_message=error.message,
                 finished_at=datetime.now(UTC),
                 only_queued=only_queued,
+                delivered=delivered,
             )
         if changed is None:
             return False
@@ -110,7 +113,24 @@ class Cancellations:
         await self._redis.zrem(self._keys.active(owner), generation_id)
         return True
 
+    async def _delivered(self, generation_id: str) -> tuple[str | None, int] | None:
+        """What the stream had carried when the web side ended it (from its replay log)."""
+        try:
+            chunks = [
+                e.payload
+                for e in await read_log(self._redis, self._keys, generation_id)
+                if e.type == CHUNK
+            ]
+        except (RedisError, OSError):
+            return None
+        return ("".join(chunks) if self._settings.STORE_CONTENT else None), len(chunks)
+
     async def give_up(self, generation_id: str, error: AppError) -> None:
-        """The web side's own bound ran out or the worker died: fail it and stop any worker."""
-        await request_cancel(self._redis, self._keys, generation_id, ttl_s=self.clients_ttl)
-        await self.abandon(generation_id, error)
+        """The web side's own bound ran out, the worker died or Redis stayed away: fail it and
+        stop any worker. Never raises: the client gets its error either way, and the sweep
+        closes a record this could not."""
+        try:
+            await request_cancel(self._redis, self._keys, generation_id, ttl_s=self.clients_ttl)
+            await self.abandon(generation_id, error)
+        except Exception as e:
+            log.warning("generation %s: could not record that it failed: %r", generation_id, e)

@@ -1,16 +1,20 @@
-"""Submit a generation: listen for it, queue it, record it; the client hears about it only then.
+"""Submit a generation: check it, listen for it, record it, queue it; the client hears about it
+only then.
 
+0. The request as Ollama will get it is checked (text every part of the path can hold, within
+   MAX_PROMPT_CHARS) and stripped of what this key may not ask of Ollama (options.py).
 1. Send SUBSCRIBE for the generation's channel (on the process's shared connection).
-2. One atomic Redis script admits the job (or refuses: queue full, nothing queued or recorded),
+2. Insert the record. It comes first, so that a client told 503 (PostgreSQL away) never has its
+   generation run anyway; a refusal in step 3 deletes it again.
+3. One atomic Redis script admits the job (or refuses: limits, queue full; nothing queued),
    queues it for arq, wakes the workers, and tells whether the subscription was already active.
    It nearly always is: a worker needs several round trips before it can publish anything; if
    not, the relay reads the replay log once after the confirmation, so nothing is missed.
-3. Insert the record. The worker's writes are upserts, so it does not matter which lands first;
-   awaiting the insert here means the record exists before the client gets any answer.
 
 `answer` is what every generating route calls: the dialect's request in, its Reply out.
 """
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -18,14 +22,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from shared import logs
+from shared.config import Settings
+from shared.db import transaction
 from shared.errors import AppError, InvalidRequest, QueueFull, RateLimited
-from shared.jobs import GenerationJob, Limits, Submitted, owner_of, request_cancel
+from shared.jobs import GenerationJob, Limits, Submitted, owner_of
 from shared.models import GenerationStatus
 from shared.records import GenerationRow
+from shared.services import generations
+from shared.text import request_problem
 from web.auth import Principal
 from web.dialects import GenerationRequest, OllamaCall
+from web.generations import options
 from web.state import AppState
 from web.streaming.relay import Relay
+
+log = logging.getLogger(__name__)
 
 # Retry-After for a full queue. A guess until the queue reports its own throughput: long enough
 # not to hammer a saturated server, short enough for an interactive client.
@@ -37,9 +48,31 @@ async def answer(
 ) -> Response:
     """Run one generation for a dialect's request and answer it in that dialect."""
     call = body.to_ollama(state.settings)
+    ignored = options.restrict(call.request, principal, state.settings)
+    check(call, state.settings)
     relay = await submit_generation(state, principal, call=call, stream=body.stream)
     reply = body.reply(relay.generation_id)
-    return await state.responder.respond(relay, request, reply, stream=body.stream)
+    response = await state.responder.respond(relay, request, reply, stream=body.stream)
+    if ignored:
+        response.headers[options.HEADER] = ", ".join(ignored)
+    return response
+
+
+# Checked and carried, but not text the model reads as its prompt.
+NOT_PROMPT = frozenset({"model", "images"})
+
+
+def check(call: OllamaCall, settings: Settings) -> None:
+    """Refuse, before anything is queued, what cannot travel or is longer than allowed."""
+    found = request_problem(call.request, skip=NOT_PROMPT)
+    if found.problem is not None:
+        where, why = found.problem
+        raise InvalidRequest(f"{where}: {why}", details=[{"loc": where.split(".")}])
+    if found.chars > settings.MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"prompt: the text the model reads is {found.chars} characters, longer than "
+            f"MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})"
+        )
 
 
 async def submit_generation(
@@ -59,8 +92,6 @@ async def submit_generation(
         store_content=settings.STORE_CONTENT,
         request_id=logs.request_id.get(),
     )
-    if len(job.prompt) > settings.MAX_PROMPT_CHARS:
-        raise InvalidRequest(f"prompt: longer than MAX_PROMPT_CHARS ({settings.MAX_PROMPT_CHARS})")
     limits = Limits(
         owner=owner_of(job.api_key_id),
         rate_limit_rpm=principal.rate_limit_rpm,
@@ -77,6 +108,20 @@ async def submit_generation(
     )
     await relay.open(wait=False)
     try:
+        await state.records.insert(GenerationRow.of(job, GenerationStatus.QUEUED))
+        submitted = await _submit(state, job, limits)
+        if not submitted.listening:
+            await relay.confirmed(replay=True)
+    except BaseException:
+        relay.close()
+        raise
+    return relay
+
+
+async def _submit(state: AppState, job: GenerationJob, limits: Limits) -> Submitted:
+    """Queue the recorded job; if it is refused, or Redis fails, its record goes again."""
+    settings = state.settings
+    try:
         submitted = await state.submitter.submit(
             job,
             max_depth=settings.MAX_QUEUE_DEPTH,
@@ -86,32 +131,33 @@ async def submit_generation(
             longest_s=settings.QUEUE_TIMEOUT_SECONDS + settings.GENERATION_TIMEOUT_SECONDS,
         )
     except BaseException:
-        relay.close()
+        await _forget(state, job.generation_id)
         raise
     if not submitted.queued:
-        relay.close()
-        raise _refusal(submitted, principal)
+        await _forget(state, job.generation_id)
+        raise _refusal(submitted, limits)
+    return submitted
+
+
+async def _forget(state: AppState, generation_id: str) -> None:
+    """Delete the record of a generation that was never queued (best effort: the sweep closes
+    whatever is left)."""
     try:
-        await state.records.insert(GenerationRow.of(job, GenerationStatus.QUEUED))
-        if not submitted.listening:
-            await relay.confirmed(replay=True)
-    except BaseException:
-        relay.close()
-        ttl = state.presence.clients_ttl
-        await request_cancel(state.redis, state.keys, generation_id, ttl_s=ttl)
-        raise
-    return relay
+        async with transaction(state.sessions) as session:
+            await generations.delete_generation(session, generation_id=uuid.UUID(generation_id))
+    except Exception as e:
+        log.warning("generation %s: its record stays for the sweep: %r", generation_id, e)
 
 
-def _refusal(submitted: Submitted, principal: Principal) -> AppError:
+def _refusal(submitted: Submitted, limits: Limits) -> AppError:
     if submitted.rate_limited:
         return RateLimited(
-            f"this key may start {principal.rate_limit_rpm} generations per minute",
+            f"this key may start {limits.rate_limit_rpm} generations per minute",
             retry_after=max(1, submitted.depth),
         )
     if submitted.busy:
         return RateLimited(
-            f"this key may run {principal.concurrency_limit} generations at once",
+            f"this key may run {limits.concurrency_limit} generations at once",
             retry_after=1,
         )
     if submitted.full:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from shared.errors import Gone, InvalidRequest, NotFound
+from shared.errors import Forbidden, Gone, InvalidRequest, NotFound, RateLimited
+from shared.jobs import Limits, owner_of, release_stream_place, take_stream_place
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
 from shared.stream import last_event, parse_seq
@@ -27,6 +28,7 @@ router = APIRouter(
 
 class GenerationOut(BaseModel):
     id: uuid.UUID
+    api_key_id: uuid.UUID | None = Field(description="The key that asked; null: the master key.")
     status: str
     llm_model: str
     stream: bool
@@ -90,12 +92,26 @@ async def list_generations(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query()] = None,
+    key: Annotated[
+        str | None,
+        Query(description="Master key only: `all` for every key's, or one key's id."),
+    ] = None,
 ) -> GenerationPage:
     """The caller's generations, newest first, a page at a time."""
     before = decode_cursor(cursor) if cursor else None
+    owner, every_key = principal.key_id, False
+    if key is not None:
+        if not principal.is_master:
+            raise Forbidden("only the master key lists other keys' generations")
+        every_key = key == "all"
+        if not every_key:
+            try:
+                owner = uuid.UUID(key)
+            except ValueError:
+                raise InvalidRequest("key: `all` or an API key's id") from None
     async with state.sessions() as session:
         rows = await generations.list_generations(
-            session, api_key_id=principal.key_id, limit=limit, before=before
+            session, api_key_id=owner, limit=limit, before=before, every_key=every_key
         )
     return GenerationPage(
         data=[GenerationOut.model_validate(r, from_attributes=True) for r in rows],
@@ -131,7 +147,8 @@ async def resume_stream(
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[str | None, Query(alias="last_event_id")] = None,
 ) -> Response:
-    """The generation's events after Last-Event-ID (header or query): logged, then live."""
+    """The generation's events after Last-Event-ID (header or query): logged, then live. Each
+    open one takes one of the key's stream places (as many as its concurrency limit)."""
     after_seq = _after(last_event_id, after)
     row = await _find(state, principal, generation_id)
     gid = str(generation_id)
@@ -153,13 +170,29 @@ async def resume_stream(
         replay=True,
         first_tick=0.0,
     )
-    await relay.open()
+    limits = Limits(
+        owner=owner_of(str(principal.key_id) if principal.key_id else None),
+        concurrency_limit=principal.concurrency_limit,
+    )
+    place = uuid.uuid4().hex
+    longest = state.settings.QUEUE_TIMEOUT_SECONDS + state.settings.GENERATION_TIMEOUT_SECONDS
+    if not await take_stream_place(state.redis, state.keys, limits, place, longest_s=longest):
+        raise RateLimited(
+            f"this key may follow {principal.concurrency_limit} streams at once",
+            retry_after=1,
+        )
+
+    async def release() -> None:
+        await release_stream_place(state.redis, state.keys, limits.owner, place)
+
     try:
+        await relay.open()
         await state.presence.attach(gid)
     except BaseException:
         relay.close()
+        await release()
         raise
-    return await state.responder.stream(relay, native.GenerationReply(gid))
+    return await state.responder.stream(relay, native.GenerationReply(gid), on_close=release)
 
 
 @router.post("/{generation_id}/cancel", response_model=CancelOut)

@@ -44,7 +44,12 @@ async def metrics(state: StateDep) -> Response:
 
 
 @router.get("/api/v1/queue")
-async def queue(state: StateDep, _: PrincipalDep) -> dict:
-    """The queue now: depth, running, slots, workers, the oldest wait, an estimated wait."""
+async def queue(state: StateDep, principal: PrincipalDep) -> dict:
+    """The queue now: depth, running, slots, workers, the oldest wait, an estimated wait; for
+    the master key also each worker (`worker_list`: id, host, running, slots, Ollama's state)."""
     snapshot = await state.queue.snapshot()
-    return snapshot.public()
+    body = snapshot.public()
+    if principal.is_master:
+        fields = ("id", "host", "running", "slots", "average_seconds", "ollama", "at")
+        body["worker_list"] = [{k: w.get(k) for k in fields} for w in snapshot.workers_detail]
+    return body

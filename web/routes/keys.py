@@ -10,6 +10,7 @@ from shared.db import transaction
 from shared.errors import NotFound
 from shared.models import ApiKey
 from shared.services import api_keys
+from shared.text import PlainText
 from web.auth import announce_revocation
 from web.deps import AdminDep, StateDep
 from web.dialects import native
@@ -17,10 +18,20 @@ from web.dialects import native
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], route_class=native.DIALECT.route_class)
 
 
+# PostgreSQL's integer: a larger limit cannot be stored (and means unlimited anyway: use 0).
+INT32_MAX = 2**31 - 1
+
+
 class KeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    rate_limit_rpm: int | None = Field(default=None, ge=0, description="0: unlimited")
-    concurrency_limit: int | None = Field(default=None, ge=0, description="0: unlimited")
+    name: PlainText = Field(min_length=1, max_length=200)
+    rate_limit_rpm: int | None = Field(default=None, ge=0, le=INT32_MAX, description="0: unlimited")
+    concurrency_limit: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="0: unlimited"
+    )
+    admin: bool = Field(
+        default=False,
+        description="May set what changes Ollama for everyone (keep_alive, num_ctx, num_gpu...)",
+    )
 
 
 class KeyOut(BaseModel):
@@ -32,6 +43,7 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
     rate_limit_rpm: int | None
     concurrency_limit: int | None
+    is_admin: bool
 
 
 class NewKeyOut(KeyOut):
@@ -48,6 +60,7 @@ async def create_key(body: KeyIn, state: StateDep, _: AdminDep) -> NewKeyOut:
             name=body.name,
             rate_limit_rpm=body.rate_limit_rpm,
             concurrency_limit=body.concurrency_limit,
+            is_admin=body.admin,
         )
     return NewKeyOut(key=key, **KeyOut.model_validate(row, from_attributes=True).model_dump())
 

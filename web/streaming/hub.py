@@ -5,16 +5,25 @@ A connection per open stream costs a TCP connect, ~37 KB of Redis memory and fal
 one keeps up. The reader
 never waits for a request: each Subscription buffers a bounded number of events, and one that
 overflows is told to read the replay log instead, so a slow client loses nothing and slows no one.
+
+The connection can die quietly (Redis restarted behind a proxy, a half-open TCP connection) and
+a pub/sub reader would wait forever. So the hub checks its own line: after ECHO_SECONDS without
+a message it publishes one to itself (an echo channel of its own), and if nothing at all arrives
+within ECHO_TIMEOUT_SECONDS it drops the connection and reconnects; every subscription then
+reads its replay log, so nothing is lost. A hub started while Redis is away connects when it
+comes back.
 """
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from shared.batching import GroupCommit
 from shared.keys import Keys
@@ -25,6 +34,8 @@ from web.ops import metrics
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+ECHO_SECONDS = 1.0
+ECHO_TIMEOUT_SECONDS = 3.0
 
 
 def _done() -> "asyncio.Future[None]":
@@ -76,9 +87,19 @@ class Subscription:
 
 
 class StreamHub:
-    def __init__(self, redis: Redis, keys: Keys, *, buffer_limit: int = 1000) -> None:
-        self._pubsub = redis.pubsub()
+    """`listener`: the client the subscription runs on (no read timeout, shared/redis.py);
+    `redis`: a bounded client for the echo."""
+
+    def __init__(
+        self, listener: Redis, redis: Redis, keys: Keys, *, buffer_limit: int = 1000
+    ) -> None:
+        self._pubsub = listener.pubsub()
+        self._redis = redis
         self._keys = keys
+        self._echo_channel = keys.hub_echo(uuid.uuid4().hex[:12]).encode()
+        self._echo_sent: float | None = None
+        self._connecting = asyncio.Lock()
+        self.connected = False
         # Notices for every web process (shared/notices.py), such as a revoked API key.
         self._control_channel = keys.control_channel.encode()
         self._buffer_limit = buffer_limit
@@ -102,11 +123,13 @@ class StreamHub:
         self._control[kind] = handler
 
     async def start(self) -> None:
-        # A standing subscription, which also keeps the connection in pub/sub mode while no
-        # stream is open.
-        await self._pubsub.subscribe(self._control_channel)
-        self._reader = asyncio.create_task(self._read(), name="stream-hub")
+        """Connect (or, with Redis away, keep trying in the background) and start reading."""
         self._changes.start()
+        try:
+            await self._ensure_connected()
+        except (RedisError, OSError) as e:
+            log.warning("stream hub: Redis does not answer yet (%r); retrying", e)
+        self._reader = asyncio.create_task(self._read(), name="stream-hub")
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -156,6 +179,12 @@ class StreamHub:
             self._changes.add((False, sub.channel))
 
     async def _send_changes(self, changes: list[tuple[bool, bytes]]) -> None:
+        if not self.connected:
+            if not any(add for add, _ in changes):
+                return  # the reconnect resubscribes only what is open then
+            # A new stream does not wait for the reader's next attempt: Redis may be back.
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                await self._ensure_connected()
         subscribe = list(dict.fromkeys(c for add, c in changes if add))
         # A channel subscribed again meanwhile stays subscribed.
         release = list(
@@ -166,28 +195,66 @@ class StreamHub:
             with contextlib.suppress(RedisConnectionError, OSError):
                 await self._pubsub.unsubscribe(*release)
         if subscribe:
-            await self._pubsub.subscribe(*subscribe)
+            try:
+                await self._pubsub.subscribe(*subscribe)
+            except (RedisConnectionError, OSError, RuntimeError):
+                # The connection died unnoticed (Redis restarted, a hung one closed; uvloop says
+                # so with a RuntimeError for the closed transport): connect again now and send
+                # once more, rather than fail a stream Redis could serve.
+                self.connected = False
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                    await self._ensure_connected()
+                await self._pubsub.subscribe(*subscribe)
+
+    async def _ensure_connected(self) -> None:
+        async with self._connecting:
+            if not self.connected:
+                await self._connect()
 
     async def _read(self) -> None:
         backoff = 0.1
         while True:
             try:
-                message = await self._pubsub.get_message(timeout=None)
-            except (RedisConnectionError, OSError) as e:
-                log.warning("stream hub lost Redis (%r); reconnecting", e)
+                if not self.connected:
+                    await self._ensure_connected()
+                    backoff = 0.1
+                await self._receive()
+            except (RedisError, OSError) as e:
+                if self.connected:
+                    log.warning("stream hub lost Redis (%r); reconnecting", e)
+                self.connected = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-                await self._reconnect()
-                continue
-            backoff = 0.1
-            if message is not None:
-                self._dispatch(message)
 
-    async def _reconnect(self) -> None:
-        try:
-            await self._pubsub.connect()  # resubscribes every channel still listed
-        except (RedisConnectionError, OSError):
-            return
+    async def _receive(self) -> None:
+        """One message, or an echo sent or missed after a quiet while."""
+        loop = asyncio.get_running_loop()
+        message = await self._pubsub.get_message(timeout=ECHO_SECONDS)
+        if message is not None:
+            self._echo_sent = None
+            self._dispatch(message)
+        elif self._echo_sent is None:
+            self._echo_sent = loop.time()
+            await self._redis.publish(self._echo_channel, b"echo")
+        elif loop.time() - self._echo_sent > ECHO_TIMEOUT_SECONDS:
+            self._echo_sent = None
+            raise RedisConnectionError("the subscription heard nothing, not even its own echo")
+
+    async def _connect(self) -> None:
+        """(Re)connect: a standing subscription to the control and echo channels (which also
+        keeps the connection in pub/sub mode while no stream is open), and every channel still
+        open, resubscribed by redis-py; then everyone reads what they missed."""
+        if self._pubsub.connection is not None:
+            await self._pubsub.connection.disconnect()
+        await self._pubsub.subscribe(self._control_channel, self._echo_channel)
+        stale = [
+            c
+            for c in self._pubsub.channels
+            if c not in self._subscriptions and c not in (self._control_channel, self._echo_channel)
+        ]
+        if stale:  # released while Redis was away
+            await self._pubsub.unsubscribe(*stale)
+        self.connected = True
         for pending in self._confirmations.values():
             while pending:
                 future = pending.popleft()

@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from shared.errors import QueueTimeout, UpstreamTimeout, WorkerLost
+from shared.errors import DependencyUnavailable, QueueTimeout, UpstreamTimeout, WorkerLost
 from shared.keys import Keys
 from shared.stream import CHUNK, START, Event, read_log
 from web.streaming.hub import SUBSCRIBE_TIMEOUT_SECONDS, StreamHub, Subscription
@@ -25,6 +26,11 @@ class WaitBounds:
     first_chunk: float  # from pick-up to the first text
     next_chunk: float  # between events
     total: float  # from pick-up to the end
+    # How long Redis may stay away before the stream ends with an error event (till then the
+    # relay waits, and the replay log fills in what it missed).
+    redis_outage: float = 15.0
+    # How often an idle stream checks that its worker still beats (WORKER_HEARTBEAT_SECONDS).
+    worker_check: float = 1.0
 
 
 class Relay:
@@ -60,6 +66,8 @@ class Relay:
         self._early_ticks_until = now + first_tick if first_tick is not None else None
         self._created = now
         self._phase = "queued"
+        self._redis_lost_at: float | None = None
+        self._next_idle = now + keepalive
         self._deadline = now + bounds.queue
         self._end = now + bounds.queue + bounds.total
 
@@ -99,13 +107,10 @@ class Relay:
         while True:
             events = await self._sub.next(self._tick())
             if events is None:
-                self._early_ticks_until = None  # one idle tick was all the headers waited for
-                self._check_deadline()
-                events = await self._log()  # anything the live path lost
+                events = await self._quiet()
                 if not events:
-                    await self._check_worker()
-                if not events:
-                    yield []
+                    if self._idle_due():
+                        yield []
                     continue
             elif self._sub.resync:
                 self._sub.resync = False
@@ -118,6 +123,24 @@ class Relay:
                 if ready[-1].is_terminal:
                     return
 
+    async def _quiet(self) -> list[Event]:
+        """Nothing came live for a tick: the bounds, the log, the worker's heartbeat."""
+        self._check_deadline()
+        events = await self._log()  # anything the live path lost
+        if not events:
+            await self._check_worker()
+        return events
+
+    def _idle_due(self) -> bool:
+        """Whether a quiet tick is an idle batch for the client: liveness checks may come more
+        often than its keep-alives."""
+        now = time.monotonic()
+        if self._early_ticks_until is None and now < self._next_idle:
+            return False
+        self._early_ticks_until = None  # one idle tick was what the headers waited for
+        self._next_idle = now + self._keepalive
+        return True
+
     async def _replayed(self) -> list[Event]:
         """The logged events after the resume point; those before it still set the phase."""
         logged = await read_log(self._redis, self._keys, self.generation_id)
@@ -127,7 +150,24 @@ class Relay:
         return self._in_order(logged)
 
     async def _log(self) -> list[Event]:
-        return await read_log(self._redis, self._keys, self.generation_id, self.next_seq - 1)
+        """What the log has after the last event delivered; nothing while Redis is away, until
+        its bound runs out."""
+        try:
+            events = await read_log(self._redis, self._keys, self.generation_id, self.next_seq - 1)
+        except (RedisError, OSError) as e:
+            self._redis_away(e)
+            return []
+        self._redis_lost_at = None
+        return events
+
+    def _redis_away(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self._redis_lost_at is None:
+            self._redis_lost_at = now
+        elif now - self._redis_lost_at > self._bounds.redis_outage:
+            raise DependencyUnavailable(
+                "Redis has been unavailable for too long to go on", retry_after=5
+            ) from error
 
     def _in_order(self, events: list[Event]) -> list[Event]:
         """Keep the events that come next, drop duplicates, note a gap."""
@@ -165,13 +205,19 @@ class Relay:
         """
         if self.worker_id is None or self._phase == "queued":
             return
-        alive = bool(await self._redis.exists(self._keys.worker(self.worker_id)))
+        try:
+            alive = bool(await self._redis.exists(self._keys.worker(self.worker_id)))
+        except (RedisError, OSError) as e:
+            self._redis_away(e)
+            return
         if not alive and self._heartbeat_missed:
             raise WorkerLost("the worker running this generation stopped responding")
         self._heartbeat_missed = not alive
 
     def _tick(self) -> float:
         interval = self._keepalive
+        if self.worker_id is not None and self._phase != "queued":
+            interval = min(interval, self._bounds.worker_check)
         if self._early_ticks_until is not None:
             interval = min(interval, max(0.0, self._early_ticks_until - time.monotonic()))
         return max(0.0, min(interval, min(self._deadline, self._end) - time.monotonic()))

@@ -8,8 +8,9 @@ that goes away before the end counts as gone (web/generations/presence.py).
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -22,6 +23,8 @@ from web.ops import metrics
 from web.ops.queue_status import QueueStatus
 from web.responses import JSON
 from web.streaming.relay import Relay
+
+OnClose = Callable[[], Awaitable[None]]
 
 
 class ClientGone(Exception):
@@ -64,6 +67,7 @@ class Responder:
         self._presence = presence
         self._cancellations = cancellations
         self._queue = queue
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def respond(
         self, relay: Relay, request: Request, reply: Reply, *, stream: bool
@@ -104,8 +108,24 @@ class Responder:
             gone.cancel()
             relay.close()
 
-    async def stream(self, relay: Relay, reply: Reply) -> Response:
-        """Wait briefly for the first event, so a quick failure gets a real status, then stream."""
+    async def stream(
+        self, relay: Relay, reply: Reply, *, on_close: OnClose | None = None
+    ) -> Response:
+        """Wait briefly for the first event, so a quick failure gets a real status, then stream.
+        `on_close` runs (in the background) once the stream has ended, however it ended."""
+        try:
+            return await self._stream(relay, reply, on_close)
+        except BaseException:
+            self._after(on_close)
+            raise
+
+    def _after(self, on_close: OnClose | None) -> None:
+        if on_close is not None:
+            task = asyncio.ensure_future(on_close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def _stream(self, relay: Relay, reply: Reply, on_close: OnClose | None) -> Response:
         batches = relay.batches()
         first: list[Event] = []
         try:
@@ -127,7 +147,7 @@ class Responder:
             error.generation_id = relay.generation_id
             raise error
         return StreamingResponse(
-            self._body(relay, batches, first, reply),
+            self._body(relay, batches, first, reply, on_close),
             media_type=reply.media_type,
             headers={**reply.headers, "X-Generation-ID": relay.generation_id},
         )
@@ -137,14 +157,22 @@ class Responder:
         shows them."""
         if relay.phase != "queued" or not reply.shows_queue:
             return reply.keepalive
-        position = await self._queue.position(relay.generation_id)
-        if position is None:
+        try:
+            position = await self._queue.position(relay.generation_id)
+            if position is None:
+                return reply.keepalive
+            wait = (await self._queue.snapshot()).wait_for(position)
+        except (RedisError, OSError):  # the relay has its own bound on a Redis that is away
             return reply.keepalive
-        wait = (await self._queue.snapshot()).wait_for(position)
         return reply.queued({"position": position, "estimated_wait_seconds": wait})
 
     async def _body(
-        self, relay: Relay, batches: AsyncIterator[list[Event]], first: list[Event], reply: Reply
+        self,
+        relay: Relay,
+        batches: AsyncIterator[list[Event]],
+        first: list[Event],
+        reply: Reply,
+        on_close: OnClose | None = None,
     ) -> AsyncIterator[bytes]:
         finished = bool(first) and first[-1].is_terminal
         first_text = False
@@ -172,5 +200,6 @@ class Responder:
             relay.close()
             if not finished:
                 self._presence.client_left(relay.generation_id)
+            self._after(on_close)
             with contextlib.suppress(Exception):
                 await batches.aclose()  # type: ignore[attr-defined]

@@ -83,12 +83,14 @@ async def test_resume_from_zero_replays_everything(client):
     assert sse.parse(again.text).text == "".join(TOKENS)
 
 
-async def test_bad_last_event_id_is_422(client):
+@pytest.mark.parametrize("bad", ["abc", "-1", "99999999999999999999999", "1.5"])
+async def test_bad_last_event_id_is_422(client, bad):
     r = await client.post("/api/v1/generate", json={"prompt": unique()})
-    again = await client.get(
-        f"/api/v1/generations/{r.json()['id']}/stream", headers={"Last-Event-ID": "abc"}
-    )
-    assert again.status_code == 422
+    url = f"/api/v1/generations/{r.json()['id']}/stream"
+    again = await client.get(url, headers={"Last-Event-ID": bad})
+    assert again.status_code == 422 and again.json()["error"]["type"] == "invalid_request"
+    by_query = await client.get(url, params={"last_event_id": bad})
+    assert by_query.status_code == 422
 
 
 async def test_stream_past_its_retention_is_410(tight_stack, redis_of):
@@ -229,3 +231,35 @@ async def test_generations_of_the_master_key_are_its_own(client, new_key, stack)
         assert (await http.get(f"/api/v1/generations/{gid}")).status_code == 404
     assert (await client.get(f"/api/v1/generations/{gid}")).status_code == 200
     assert uuid.UUID(gid)
+
+
+async def test_the_master_key_lists_every_keys_generations(client, new_key, stack):
+    made = await new_key("listed-by-master")
+    async with key_client(stack, made["key"]) as theirs:
+        r = await theirs.post("/api/v1/generate", json={"prompt": unique()})
+        gid = r.json()["id"]
+        assert (await theirs.get("/api/v1/generations", params={"key": "all"})).status_code == 403
+    everyone = (await client.get("/api/v1/generations", params={"key": "all"})).json()["data"]
+    assert gid in [g["id"] for g in everyone]
+    one = (await client.get("/api/v1/generations", params={"key": made["id"]})).json()["data"]
+    assert [g["id"] for g in one] == [gid] and one[0]["api_key_id"] == made["id"]
+    own = (await client.get("/api/v1/generations")).json()["data"]
+    assert gid not in [g["id"] for g in own], "without `key`, the master's own"
+
+
+async def test_resumed_streams_count_against_the_keys_concurrency(stack, new_key):
+    made = await new_key("replayer", concurrency_limit=2)
+    async with key_client(stack, made["key"]) as http:
+        body = {"prompt": directive(n=20, rate=5) + unique(), "stream": True}  # 4 s
+        async with OpenStream(http, "POST", "/api/v1/generate", json=body) as running:
+            await running.events(1)
+            url = f"/api/v1/generations/{running.generation_id}/stream"
+            # Two replays may be open at once; the third is refused until one of them ends.
+            async with OpenStream(http, "GET", url) as one, OpenStream(http, "GET", url) as two:
+                assert one.response.status_code == two.response.status_code == 200
+                third = await http.get(url)
+                assert third.status_code == 429
+                assert "streams at once" in third.json()["error"]["message"]
+            await asyncio.sleep(0.3)  # their places are given back in the background
+            async with OpenStream(http, "GET", url) as again:
+                assert again.response.status_code == 200

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import sse
-from tests.conftest import AUTH
+from tests.conftest import AUTH, key_client
 from tests.helpers import directive, eventually, unique
 
 pytestmark = pytest.mark.e2e
@@ -151,3 +151,12 @@ async def test_queue_status_counts_the_workers_slots(client):
     assert (
         status["workers"] >= 1 and status["slots"] >= 4 and status["estimated_wait_seconds"] == 0.0
     )
+
+
+async def test_the_master_key_sees_each_worker_in_the_queue_status(client, stack, new_key):
+    body = (await client.get("/api/v1/queue")).json()
+    (worker,) = body["worker_list"]
+    assert worker["slots"] == body["slots"] and worker["ollama"]["ok"] is True
+    made = await new_key("no-workers-for-you")
+    async with key_client(stack, made["key"]) as theirs:
+        assert "worker_list" not in (await theirs.get("/api/v1/queue")).json()

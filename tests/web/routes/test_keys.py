@@ -138,3 +138,16 @@ async def test_keys_and_prompts_never_reach_the_logs(stack, new_key):
     logs = stack.api.log() + stack.worker.log()
     assert key not in logs and MASTER_KEY not in logs
     assert "my secret prompt" not in logs
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "big", "rate_limit_rpm": 2**31},
+        {"name": "big", "concurrency_limit": 2**63},
+        {"name": "nul \u0000 name"},
+    ],
+)
+async def test_key_fields_postgresql_cannot_hold_are_422(client, body):
+    r = await client.post("/api/v1/keys", json=body)
+    assert r.status_code == 422, r.text

@@ -4,12 +4,14 @@ import asyncio
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from shared.keys import Keys
 from simulator.script import tokens_for
+from tests import sse
 from tests.conftest import MAIN, MASTER_KEY, MODEL, namespace
-from tests.helpers import directive, final_record, sim_outcome, sim_records, unique
+from tests.helpers import OpenStream, directive, final_record, sim_outcome, sim_records, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +180,37 @@ async def test_a_dropped_openai_stream_is_cancelled(stack, sim, sessions):
         await stream.close()
     record = await sim_outcome(sim, prompt, timeout=10)
     assert record["outcome"] == "client_closed" and record["tokens_sent"] < 200
+
+
+async def test_a_dropped_chat_stream_resumes_from_its_last_event_id(client):
+    # Each OpenAI chunk carries its event id (SSE clients ignore it); the native resume endpoint
+    # sends exactly the rest, the way a browser playground picks up a lost connection.
+    prompt = directive(tokens=["one ", "two ", "three ", "four"], rate=20) + unique()
+    body = {"model": MODEL, "messages": [{"role": "user", "content": prompt}], "stream": True}
+    async with OpenStream(client, "POST", "/v1/chat/completions", json=body) as s:
+        seen = await s.events(3)  # the role chunk, "one ", "two "
+        gid = s.generation_id
+    assert seen[0].id is None and seen[1].id is not None
+    text = "".join(e.json()["choices"][0]["delta"].get("content") or "" for e in seen)
+    r = await client.get(
+        f"/api/v1/generations/{gid}/stream", headers={"Last-Event-ID": seen[-1].id}
+    )
+    rest = sse.parse(r.text)
+    assert text + rest.text == "one two three four"
+
+
+async def test_a_queued_chat_stream_says_its_place_in_comments(workerless_stack, redis_of):
+    await redis_of(workerless_stack)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": unique()}], "stream": True}
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    raw = ""
+    async with (
+        httpx.AsyncClient(base_url=workerless_stack.url, headers=headers) as http,
+        http.stream("POST", "/v1/chat/completions", json=body, timeout=10) as r,
+    ):
+        async for line in r.aiter_lines():
+            raw += line + "\n"
+            if line.startswith(": queued "):
+                break
+    status = orjson.loads(raw.split(": queued ", 1)[1].splitlines()[0])
+    assert status["position"] == 1

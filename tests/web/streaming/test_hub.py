@@ -13,7 +13,7 @@ async def publish(redis, keys, generation_id, *events: Event) -> int:
 
 async def test_one_connection_serves_every_subscriber(redis, keys):
     before = len(await redis.client_list(_type="pubsub"))
-    hub = StreamHub(redis, keys)
+    hub = StreamHub(redis, redis, keys)
     await hub.start()
     subs = [await hub.subscribe(f"g{i % 5}") for i in range(50)]
     after = len(await redis.client_list(_type="pubsub"))
@@ -32,7 +32,7 @@ async def test_one_connection_serves_every_subscriber(redis, keys):
 
 
 async def test_subscribe_returns_only_once_redis_confirmed(redis, keys):
-    hub = StreamHub(redis, keys)
+    hub = StreamHub(redis, redis, keys)
     await hub.start()
     sub = await hub.subscribe("confirmed")
     # Published right after subscribe() returns: must arrive.
@@ -42,7 +42,7 @@ async def test_subscribe_returns_only_once_redis_confirmed(redis, keys):
 
 
 async def test_a_slow_subscriber_is_told_to_resync_instead_of_blocking(redis, keys):
-    hub = StreamHub(redis, keys, buffer_limit=10)
+    hub = StreamHub(redis, redis, keys, buffer_limit=10)
     await hub.start()
     slow = await hub.subscribe("busy")
     fast = await hub.subscribe("busy")
@@ -55,7 +55,7 @@ async def test_a_slow_subscriber_is_told_to_resync_instead_of_blocking(redis, ke
 
 
 async def test_idle_subscription_times_out_with_none(redis, keys):
-    hub = StreamHub(redis, keys)
+    hub = StreamHub(redis, redis, keys)
     await hub.start()
     sub = await hub.subscribe("quiet")
     assert await sub.next(0.05) is None

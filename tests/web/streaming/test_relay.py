@@ -29,7 +29,7 @@ async def collect(relay: Relay) -> list[Event]:
 
 @pytest.fixture
 async def hub(redis, keys):
-    h = StreamHub(redis, keys)
+    h = StreamHub(redis, redis, keys)
     await h.start()
     yield h
     await h.aclose()

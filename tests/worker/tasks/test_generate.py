@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
+from shared.config import Settings
 from shared.jobs import GenerationJob, JobSubmitter, Limits
 from shared.keys import Keys
 from shared.models import Generation
@@ -93,7 +94,7 @@ async def test_a_rerun_refuses_a_half_streamed_generation(lab, sim, sessions, st
     )
     # As after a crash: arq counts this pick-up as the second try.
     await lab.redis.set(Keys.arq_retry(generation_id), 1)
-    link = RedisLink(lab.redis_url)
+    link = RedisLink(Settings(_env_file=None, REDIS_URL=lab.redis_url))
     submitter = JobSubmitter(link, lab.keys)
     submitter.start()
     await submitter.submit(
