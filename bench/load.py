@@ -3,6 +3,12 @@
 aiohttp, not httpx: an httpx client saturates a core before the server does (measured in
 ../shared/research/performance.md). Every answer is checked against the text the simulator
 produces for its prompt (`simulator.script.tokens_for`); a fast wrong answer is a failure.
+
+With several endpoints each client calls them in turn, one request at a time, starting each
+round one endpoint further on, so that machine noise falls on all of them alike and each follows
+each. With `seconds`, clients loop until then instead of making `requests` rounds, their starts
+spread over one stream's length (a steady state; the caller discards the warm-up and what ended
+after it).
 """
 
 import asyncio
@@ -17,125 +23,87 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.shapes import Sample, body, read_stream, whole_text
 from simulator.script import tokens_for
-
-MODEL = "qwen3:8b"
 
 
 @dataclass
-class Sample:
-    ttft: float | None = None
-    total: float = 0.0
-    chunks: int = 0
-    ok: bool = False
-    duplicated: int = 0
-    reordered: int = 0
-    error: str | None = None
+class Endpoint:
+    label: str  # "<dialect>/<path>"
+    url: str
+    shape: str  # see bench/shapes.py
+    model: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Scenario:
-    target: str  # base URL: the simulator (direct) or the API (gateway)
-    mode: str  # "direct" | "gateway"
+    endpoints: list[Endpoint]
     stream: bool
     clients: int
-    requests: int  # per client, one after the other
+    requests: int  # rounds per client (each round: one request to every endpoint)
     tokens: int
-    rate: float
+    rate: float  # tokens/s per stream (0: at once)
+    ttft: float = 0.0  # the simulator's wait before the first token
+    seconds: float = 0.0  # > 0: loop this long instead of `requests` rounds
     tag: str = "bench"
-    headers: dict[str, str] = field(default_factory=dict)  # the API key, for the gateway
 
 
-def prompt_for(scenario: Scenario, client: int, n: int) -> tuple[str, str]:
+def prompt_for(s: Scenario, label: str, client: int, n: int) -> tuple[str, str]:
     """The prompt, and the text the simulator answers it with."""
-    text = f"{scenario.tag} {os.getpid()} {client} {n}"
-    directive = orjson.dumps({"n": scenario.tokens, "rate": scenario.rate}).decode()
-    return f"SIM: {directive}\n{text}", "".join(tokens_for(text, scenario.tokens))
+    text = f"{s.tag} {os.getpid()} {client} {n} {label}"
+    directive = orjson.dumps({"n": s.tokens, "rate": s.rate, "ttft": s.ttft}).decode()
+    return f"SIM: {directive}\n{text}", "".join(tokens_for(text, s.tokens))
 
 
-async def gateway_stream(
-    http: aiohttp.ClientSession, s: Scenario, prompt: str
+async def call(
+    http: aiohttp.ClientSession, s: Scenario, ep: Endpoint, prompt: str
 ) -> tuple[Sample, str]:
-    sample, parts, last_id, seen = Sample(), [], 0, set()
+    sample, text = Sample(), ""
     t0 = time.perf_counter()
     async with http.post(
-        f"{s.target}/api/v1/generate", json={"prompt": prompt, "stream": True}
+        ep.url, json=body(ep.shape, ep.model, prompt, s.stream), headers=ep.headers
     ) as r:
         if r.status != 200:
             sample.error = f"status {r.status}"
-            return sample, ""
-        async for line in r.content:
-            if line.startswith(b"id: "):
-                event_id = int(line[4:])
-                if event_id in seen:
-                    sample.duplicated += 1
-                elif event_id < last_id:
-                    sample.reordered += 1
-                seen.add(event_id)
-                last_id = max(last_id, event_id)
-            elif line.startswith(b"event: error"):
-                sample.error = "error event"
-            elif line.startswith(b"data: "):
-                data = orjson.loads(line[6:])
-                if "response" in data:
-                    if sample.ttft is None:
-                        sample.ttft = time.perf_counter() - t0
-                    parts.append(data["response"])
-                    sample.chunks += 1
+            await r.read()
+        elif s.stream:
+            text = await read_stream(ep.shape, r, sample, t0)
+        else:
+            text = whole_text(ep.shape, orjson.loads(await r.read()))
     sample.total = time.perf_counter() - t0
-    return sample, "".join(parts)
-
-
-async def direct_stream(
-    http: aiohttp.ClientSession, s: Scenario, prompt: str
-) -> tuple[Sample, str]:
-    sample, parts = Sample(), []
-    t0 = time.perf_counter()
-    body = {"model": MODEL, "prompt": prompt, "stream": True}
-    async with http.post(f"{s.target}/api/generate", json=body) as r:
-        async for line in r.content:
-            data = orjson.loads(line)
-            if data.get("response"):
-                if sample.ttft is None:
-                    sample.ttft = time.perf_counter() - t0
-                parts.append(data["response"])
-                sample.chunks += 1
-    sample.total = time.perf_counter() - t0
-    return sample, "".join(parts)
-
-
-async def whole(http: aiohttp.ClientSession, s: Scenario, prompt: str) -> tuple[Sample, str]:
-    sample = Sample()
-    t0 = time.perf_counter()
-    body: dict[str, Any]
-    if s.mode == "gateway":
-        url, body = f"{s.target}/api/v1/generate", {"prompt": prompt}
-    else:
-        url, body = f"{s.target}/api/generate", {"model": MODEL, "prompt": prompt, "stream": False}
-    async with http.post(url, json=body) as r:
-        data = orjson.loads(await r.read())
-        if r.status != 200:
-            sample.error = f"status {r.status}"
-    sample.total = sample.ttft = time.perf_counter() - t0
-    return sample, str(data.get("response", ""))
+    return sample, text
 
 
 async def client(
-    http: aiohttp.ClientSession, s: Scenario, index: int, start: asyncio.Event
-) -> list[Sample]:
+    http: aiohttp.ClientSession, s: Scenario, index: int, start: asyncio.Event, t0: list[float]
+) -> list[tuple[str, Sample]]:
     await start.wait()
-    samples = []
-    call = whole if not s.stream else (gateway_stream if s.mode == "gateway" else direct_stream)
-    for n in range(s.requests):
-        prompt, expected = prompt_for(s, index, n)
-        try:
-            sample, text = await call(http, s, prompt)
-            sample.ok = sample.error is None and text == expected
-            if not sample.ok and sample.error is None:
-                sample.error = "wrong text"
-        except Exception as e:  # a failed request is a result, not a crash of the load process
-            sample = Sample(error=f"{type(e).__name__}: {e}")
-        samples.append(sample)
+    if s.seconds and s.rate:
+        # Spread the clients' starts over one stream's length: looping clients that start
+        # together would arrive together every round (waves, not a steady state).
+        await asyncio.sleep(index / s.clients * (s.ttft + s.tokens / s.rate))
+    samples: list[tuple[str, Sample]] = []
+    k = len(s.endpoints)
+    for n in itertools.count():
+        if (time.perf_counter() - t0[0] >= s.seconds) if s.seconds else n >= s.requests:
+            break
+        for j in range(k):
+            ep = s.endpoints[(n + j) % k]
+            prompt, expected = prompt_for(s, ep.label, index, n)
+            began = time.perf_counter()
+            try:
+                sample, text = await call(http, s, ep, prompt)
+                sample.ok = sample.error is None and text == expected
+                if not sample.ok and sample.error is None:
+                    sample.error = "wrong text"
+            except Exception as e:  # a failed request is a result, not a crash of the load
+                sample = Sample(error=f"{type(e).__name__}: {e}"[:200])
+                sample.total = time.perf_counter() - began
+            if not sample.ok:
+                await asyncio.sleep(0.05)  # a path that fails at once must not spin the loop
+            sample.start, sample.round = began - t0[0], n
+            samples.append((ep.label, sample))
     return samples
 
 
@@ -147,29 +115,35 @@ def cpu_seconds() -> float:
 async def run(s: Scenario) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=600, sock_connect=30)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=s.headers
-    ) as http:
-        start = asyncio.Event()
-        tasks = [asyncio.create_task(client(http, s, i, start)) for i in range(s.clients)]
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        start, t0 = asyncio.Event(), [0.0]
+        tasks = [asyncio.create_task(client(http, s, i, start, t0)) for i in range(s.clients)]
         await asyncio.sleep(0.05)
-        cpu0, t0 = cpu_seconds(), time.perf_counter()
+        cpu0 = cpu_seconds()
+        t0[0] = time.perf_counter()
         start.set()
         results = await asyncio.gather(*tasks)
-        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-    samples = list(itertools.chain.from_iterable(results))
-    return {"wall": wall, "load_cpu": cpu, "samples": [asdict(x) for x in samples]}
+        wall, cpu = time.perf_counter() - t0[0], cpu_seconds() - cpu0
+    by_label: dict[str, list[dict[str, Any]]] = {ep.label: [] for ep in s.endpoints}
+    for label, sample in itertools.chain.from_iterable(results):
+        by_label[label].append(asdict(sample))
+    return {"wall": wall, "load_cpu": cpu, "samples": by_label}
 
 
 def main() -> None:
-    scenario = Scenario(**orjson.loads(sys.argv[1]))
+    raw = orjson.loads(sys.argv[1])
+    scenario = Scenario(**{**raw, "endpoints": [Endpoint(**e) for e in raw["endpoints"]]})
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    sys.stdout.write(orjson.dumps(asyncio.run(run(scenario))).decode())
+    result = orjson.dumps(asyncio.run(run(scenario)))
+    # The event loop may leave stdout non-blocking: a large result would then be cut short.
+    os.set_blocking(sys.stdout.fileno(), True)
+    sys.stdout.buffer.write(result)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
 -- wrk script for the throughput scenario: short non-streaming generations, each checked.
--- WRK_MODE=direct posts Ollama's /api/generate to the simulator; WRK_MODE=gateway posts
--- /api/v1/generate to the API. Every prompt is unique; the answer must be exactly "abcde".
-local mode = os.getenv("WRK_MODE") or "gateway"
+-- WRK_SHAPE says what to post (see bench/shapes.py): "ollama-generate" (Ollama's /api/generate),
+-- "native" (this server's /api/v1/generate) or "openai-chat" (/v1/chat/completions, the
+-- simulator's, the peer's or ours); WRK_MODEL names the model, WRK_AUTH is the Authorization
+-- header ("" for none). Every prompt is unique; the answer must be exactly "abcde".
+local shape = os.getenv("WRK_SHAPE") or "native"
+local model = os.getenv("WRK_MODEL") or "qwen3:8b"
 local auth = os.getenv("WRK_AUTH") or ""
 local threads = {}
 local counter = 0
+local expected = '"response":"abcde"'
+if shape == "openai-chat" then
+  expected = '"content":"abcde"'
+end
 bad = 0
 
 function setup(thread)
@@ -15,20 +22,23 @@ function request()
   counter = counter + 1
   local prompt = 'SIM: {\\"tokens\\": [\\"a\\", \\"b\\", \\"c\\", \\"d\\", \\"e\\"]}\\nwrk ' .. counter
   local body
-  if mode == "direct" then
-    body = '{"model": "qwen3:8b", "stream": false, "prompt": "' .. prompt .. '"}'
+  if shape == "ollama-generate" then
+    body = '{"model": "' .. model .. '", "stream": false, "prompt": "' .. prompt .. '"}'
+  elseif shape == "openai-chat" then
+    body = '{"model": "' .. model .. '", "stream": false, "messages": [{"role": "user", '
+      .. '"content": "' .. prompt .. '"}]}'
   else
     body = '{"prompt": "' .. prompt .. '"}'
   end
   local headers = {["Content-Type"] = "application/json"}
-  if mode ~= "direct" then
+  if auth ~= "" then
     headers["Authorization"] = auth
   end
   return wrk.format("POST", nil, headers, body)
 end
 
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, '"response":"abcde"', 1, true) then
+  if status ~= 200 or not string.find(body, expected, 1, true) then
     bad = bad + 1
   end
 end

@@ -6,16 +6,24 @@ parallelism, and not past it (the extra requests then wait in Ollama's invisible
 this server's). Writes bench/results/scaling.md.
 """
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import orjson
-import redis
 
-from bench.stack import ADMIN_URL, AUTH, MASTER_KEY, REDIS_URL
+from bench.stack import (
+    AUTH,
+    DATABASE_URL,
+    MASTER_KEY,
+    REDIS_URL,
+    SIM_MODEL,
+    drop_database,
+    drop_namespace,
+    fresh_namespace,
+    prepare_database,
+)
 from tests import processes
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,16 +32,15 @@ TOKENS, RATE = 12, 50  # 0.24 s per generation
 CLIENTS, REQUESTS = 16, 3
 
 
-def run(workers: int, log_dir: Path) -> dict[str, float]:
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    sim_port, api_port = processes.free_port(), processes.free_port()
-    env = {
+def env_for(namespace: str, sim_port: int) -> dict[str, str]:
+    return {
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/llm_bench",
+        "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
+        "REDIS_NAMESPACE": namespace,  # the shared Redis: keys of this run's own only
         "OLLAMA_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "OLLAMA_MODEL": "qwen3:8b",
+        "OLLAMA_MODEL": SIM_MODEL,
         "WORKER_CONCURRENCY": "1",
         "WORKER_METRICS_PORT": "0",
         "MAX_QUEUE_DEPTH": "1000",
@@ -41,6 +48,12 @@ def run(workers: int, log_dir: Path) -> dict[str, float]:
         "DEFAULT_RATE_LIMIT_RPM": "0",
         "MASTER_API_KEY": MASTER_KEY,
     }
+
+
+def run(workers: int, log_dir: Path) -> dict[str, float]:
+    sim_port, api_port = processes.free_port(), processes.free_port()
+    namespace = fresh_namespace()
+    env = env_for(namespace, sim_port)
     procs = [processes.simulator(sim_port, log_dir, "--parallel", str(OLLAMA_PARALLEL))]
     try:
         procs += [
@@ -48,16 +61,21 @@ def run(workers: int, log_dir: Path) -> dict[str, float]:
         ]
         api = processes.api(api_port, env, log_dir)
         procs.append(api)
+        endpoint = {
+            "label": "native/us",
+            "url": f"http://127.0.0.1:{api_port}/api/v1/generate",
+            "shape": "native",
+            "model": SIM_MODEL,
+            "headers": AUTH,
+        }
         scenario = {
-            "target": f"http://127.0.0.1:{api_port}",
-            "mode": "gateway",
+            "endpoints": [endpoint],
             "stream": False,
             "clients": CLIENTS,
             "requests": REQUESTS,
             "tokens": TOKENS,
             "rate": RATE,
             "tag": f"scale-{workers}-{time.time_ns()}",
-            "headers": AUTH,
         }
         out = subprocess.run(
             [sys.executable, "-m", "bench.load", orjson.dumps(scenario).decode()],
@@ -68,8 +86,9 @@ def run(workers: int, log_dir: Path) -> dict[str, float]:
     finally:
         for proc in reversed(procs):
             proc.stop()
+        drop_namespace(REDIS_URL, namespace)
     data = orjson.loads(out.stdout)
-    samples = data["samples"]
+    samples = data["samples"]["native/us"]
     ok = sum(1 for s in samples if s["ok"])
     return {
         "workers": workers,
@@ -81,23 +100,13 @@ def run(workers: int, log_dir: Path) -> dict[str, float]:
 
 def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "web.cli", "create-database"],
-        env={**os.environ, "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/llm_bench"},
-        check=True,
-        cwd=processes.ROOT,
-        capture_output=True,
-    )
-    subprocess.run(
-        [str(processes.BIN / "alembic"), "upgrade", "head"],
-        env={**os.environ, "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/llm_bench"},
-        check=True,
-        cwd=processes.ROOT,
-        capture_output=True,
-    )
+    prepare_database(env_for(fresh_namespace(), 0))
     log_dir = RESULTS / "logs"
     log_dir.mkdir(exist_ok=True)
-    rows = [run(n, log_dir) for n in (1, 2, 4, 8)]
+    try:
+        rows = [run(n, log_dir) for n in (1, 2, 4, 8)]
+    finally:
+        drop_database()
     ideal = OLLAMA_PARALLEL * RATE / TOKENS
     lines = [
         f"Ollama simulator with --parallel {OLLAMA_PARALLEL} (like OLLAMA_NUM_PARALLEL="
