@@ -48,12 +48,14 @@ class GroupCommit(Generic[T]):
         if urgent:
             self._urgent.set()
 
-    def commit(self, item: T) -> "asyncio.Future[Any]":
+    def commit(self, item: T, *, urgent: bool = False) -> "asyncio.Future[Any]":
         """Queue an item; the future resolves with its result once its flush has run."""
         future = asyncio.get_running_loop().create_future()
         self._futures.append((len(self._items), future))
         self._items.append(item)
         self._wake.set()
+        if urgent:
+            self._urgent.set()
         return future
 
     async def _run(self) -> None:

@@ -107,6 +107,11 @@ class OllamaClient:
                     raise UpstreamError(f"Ollama failed during the generation: {data['error']}")
                 chunk = _chunk(kind, data)
                 if chunk.done:
+                    # The rest of the body (the chunked encoding's last chunk) is read before
+                    # the connection goes back to the pool: released with unread data, aiohttp
+                    # closes it, and every generation would pay for a new connection.
+                    async with asyncio.timeout(bounds.next_chunk):
+                        await response.read()
                     finished = True
                 yield chunk
                 if finished:

@@ -104,18 +104,19 @@ class GenerationStream:
         self._add(_Item(self, None, kind, payload))
 
     async def send(self, kind: str, payload: Any) -> None:
-        """Queue an event and wait until it (and all before it) is logged and published."""
-        await self._commit(_Item(self, None, kind, payload))
+        """Queue an event and wait until it (and all before it) is logged and published. The
+        last event never waits for the coalescing window: it is what a whole answer waits for."""
+        await self._commit(_Item(self, None, kind, payload), urgent=kind in TERMINAL)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is logged and published."""
         await self._commit(_Item(self, None))
 
-    async def _commit(self, item: _Item) -> None:
+    async def _commit(self, item: _Item, *, urgent: bool = False) -> None:
         # Raises if this stream's flush failed, or any earlier one did (text already handed
         # over without waiting may have failed since): its log would have a hole otherwise.
         self._release()
-        await self._publisher._commit.commit(item)
+        await self._publisher._commit.commit(item, urgent=urgent)
         if self.failed is not None:
             raise PublishFailed(f"could not publish to Redis: {self.failed!r}")
 

@@ -3,18 +3,27 @@
 import base64
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 from starlette.responses import Response
 
-from shared.errors import Forbidden, Gone, InvalidRequest, NotFound, RateLimited
+from shared.errors import (
+    Cancelled,
+    Forbidden,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    error_from_dict,
+)
 from shared.jobs import Limits, owner_of, release_stream_place, take_stream_place
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
-from shared.stream import last_event, parse_seq
+from shared.stream import CHUNK, DONE, Event, last_event, parse_seq, read_log
 from web.auth import Principal
 from web.deps import PrincipalDep, StateDep
 from web.dialects import native
@@ -122,9 +131,48 @@ async def list_generations(
 @router.get("/{generation_id}", response_model=GenerationOut)
 async def get_generation(
     generation_id: uuid.UUID, state: StateDep, principal: PrincipalDep
-) -> Generation:
+) -> GenerationOut:
     """A generation's record: status, timestamps, token counts, Ollama's timings, text."""
-    return await _find(state, principal, generation_id)
+    row = await _find(state, principal, generation_id)
+    out = GenerationOut.model_validate(row, from_attributes=True)
+    if GenerationStatus(row.status).is_final:
+        return out
+    # The worker sends the last event before it writes the record: a client that has its
+    # answer and asks at once reads the outcome from the replay log (read-your-writes).
+    try:
+        events = await read_log(state.redis, state.keys, str(generation_id))
+    except (RedisError, OSError):
+        return out
+    return with_outcome(out, events, store_content=state.settings.STORE_CONTENT)
+
+
+def with_outcome(out: GenerationOut, events: list[Event], *, store_content: bool) -> GenerationOut:
+    """The record as it will be once its outcome is written, if the log has the last event."""
+    if not events or not events[-1].is_terminal:
+        return out
+    last = events[-1]
+    chunks = [e.payload for e in events if e.type == CHUNK]
+    update: dict[str, Any] = {"chunk_count": len(chunks)}
+    if store_content:
+        update["response"] = "".join(chunks)
+    if last.type == DONE:
+        stats = last.payload
+        update |= {
+            "status": GenerationStatus.SUCCEEDED.value,
+            "done_reason": stats.get("done_reason"),
+            "prompt_tokens": stats.get("prompt_eval_count"),
+            "completion_tokens": stats.get("eval_count", len(chunks)),
+            "total_duration_ns": stats.get("total_duration"),
+            "load_duration_ns": stats.get("load_duration"),
+            "prompt_eval_duration_ns": stats.get("prompt_eval_duration"),
+            "eval_duration_ns": stats.get("eval_duration"),
+        }
+    else:
+        error = error_from_dict(last.payload)
+        cancelled = isinstance(error, Cancelled)
+        status = GenerationStatus.CANCELLED if cancelled else GenerationStatus.FAILED
+        update |= {"status": status.value, "error_type": error.type, "error_message": error.message}
+    return out.model_copy(update=update)
 
 
 def _after(header: str | None, query: str | None) -> int:

@@ -28,9 +28,8 @@ RUNNING_RECORD_AFTER_SECONDS = 0.2
 # A non-streaming request reads nothing until the end, so its events are flushed together at
 # most this often instead of one flush per token (the replay log still gets every chunk).
 WHOLE_ANSWER_FLUSH_SECONDS = 0.1
-# The outcome is recorded before the last event goes out, so that a client holding its answer
-# finds the record final; but a slow PostgreSQL must not hold the answer: after this long the
-# last event goes out anyway, and the record lands when it can.
+# The outcome is recorded right after the last event went out; the job (and its slot) waits for
+# the record at most this long, then goes, and the record lands when it can.
 OUTCOME_RECORD_WAIT_SECONDS = 2.0
 
 CANCELLED = Cancelled("the generation was cancelled")
@@ -86,11 +85,11 @@ class GenerationRun:
         )
         try:
             await self._stream(stream)
-            # Recorded before the last event goes out: a client that has its answer finds the
-            # record final.
-            await stream.flush()
-            await self._finish(stream, GenerationStatus.SUCCEEDED)
+            # The answer first, its record right after: the client does not wait for
+            # PostgreSQL. A client that reads the record at once still finds it final: while the
+            # row is open, GET /api/v1/generations/{id} reads the outcome from the replay log.
             await stream.send(DONE, dict(self.stats))
+            await self._finish(stream, GenerationStatus.SUCCEEDED)
         except AppError as e:
             await self._fail(stream, e)
         except asyncio.CancelledError:

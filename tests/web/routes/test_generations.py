@@ -263,3 +263,14 @@ async def test_resumed_streams_count_against_the_keys_concurrency(stack, new_key
             await asyncio.sleep(0.3)  # their places are given back in the background
             async with OpenStream(http, "GET", url) as again:
                 assert again.response.status_code == 200
+
+
+async def test_a_record_read_right_after_the_answer_is_final(client):
+    # The worker sends the last event before it writes the record; the record's reader must not
+    # see the difference (read-your-writes through the replay log).
+    for _ in range(20):
+        prompt = directive(tokens=["read ", "your ", "writes"]) + unique()
+        answer = (await client.post("/api/v1/generate", json={"prompt": prompt})).json()
+        record = (await client.get(f"/api/v1/generations/{answer['id']}")).json()
+        assert record["status"] == "succeeded", record
+        assert record["response"] == "read your writes" and record["completion_tokens"] == 3
