@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup up down logs shell migrate format format-check lint lint-fix typecheck test up-prod \
-        down-prod install run demo cli simulator bench bench-scaling test-local test-docker
+        down-prod install run demo cli simulator bench bench-fairness bench-scaling test-local test-docker
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 # Some machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every process start recompiles
@@ -137,6 +137,10 @@ cli: install ## 🔑 Runs `python -m web.cli $(ARGS)` with the settings of `make
 bench: install ## 🏁 Runs the benchmark: the gateway against the simulator directly (bench/results/).
 	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null) || echo "no wrk: the throughput scenario is skipped"
 	$(VENV)/python -m bench $(BENCH_ARGS)
+	$(VENV)/python -m bench.fairness
+
+bench-fairness: install ## ⚖️ Measures how long a quiet key and a quiet end user wait behind a flood.
+	$(VENV)/python -m bench.fairness
 
 bench-scaling: install ## 📈 Measures throughput with 1, 2, 4, 8 workers against a 4-way Ollama.
 	$(VENV)/python -m bench.scaling

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
 
     # Generations waiting for a worker; above it, POST answers 503 with Retry-After at once.
     MAX_QUEUE_DEPTH: int = Field(default=100, ge=1)
+    # The request header naming the end user behind a key (the queue is fair between a key's
+    # end users, and each may have limits of its own): set it to the header a trusted front
+    # end forwards, e.g. X-OpenWebUI-User-Id. OpenAI's `user` field counts when it is absent.
+    END_USER_HEADER: str = Field(default="X-End-User", pattern=r"^[A-Za-z0-9-]{1,64}$")
 
     WORKER_CONCURRENCY: int = Field(default=4, ge=1)
     WORKER_POLL_SECONDS: float = Field(default=0.25, gt=0)

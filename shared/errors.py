@@ -8,6 +8,7 @@
     ├── RateLimited               429  the key's requests per minute or concurrency; Retry-After
     ├── NotFound                  404  no such generation (or not yours)
     │   └── UnknownModel          404  a dialect asked for a model not in ALLOWED_MODELS
+    ├── Conflict                  409  an Idempotency-Key already used for another request
     ├── Gone                      410  the generation's stream is past its retention time
     ├── QueueFull                 503  MAX_QUEUE_DEPTH reached; Retry-After
     ├── QueueTimeout              503  no worker picked the job up in QUEUE_TIMEOUT_SECONDS
@@ -81,6 +82,13 @@ class RateLimited(AppError):
     type = "rate_limited"
 
 
+class BudgetExceeded(RateLimited):
+    """The key's token budget for the UTC day or month is spent (Retry-After: until it resets)."""
+
+    type = "budget_exceeded"
+    reported_by_workers = False
+
+
 class NotFound(AppError):
     status_code = 404
     type = "not_found"
@@ -91,6 +99,11 @@ class UnknownModel(NotFound):
     # Raised by the web process only (a dialect asked for a model it may not use): a worker's
     # `model_not_found` is ModelNotFound.
     reported_by_workers = False
+
+
+class Conflict(AppError):
+    status_code = 409
+    type = "conflict"
 
 
 class Gone(AppError):

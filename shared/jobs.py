@@ -1,9 +1,8 @@
-"""The queue contract: the job and its payload, submit (admission + enqueue + wake-up), the order
-in which waiting jobs are claimed, and cancel.
+"""The queue contract: the job and its payload, submit (admission + enqueue + wake-up), and cancel.
 
 A generation's arq job id is the generation id, so a double submit is a no-op and a cancel can
 name the job without a lookup. The keys are in shared/keys.py; arq's part of the layout in
-shared/arq_layout.py.
+shared/arq_layout.py; the order in which waiting jobs start in shared/fair_queue.py.
 """
 
 import time
@@ -15,7 +14,7 @@ from arq.utils import timestamp_ms
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from shared import arq_layout
+from shared import arq_layout, fair_queue
 from shared.batching import GroupCommit
 from shared.keys import Keys
 from shared.notices import ABORT, JOB, Notice
@@ -24,72 +23,65 @@ from shared.redis import RedisLink
 GENERATE = "generate"
 
 # One round trip for what arq's enqueue_job does in three (WATCH, EXISTS, MULTI/EXEC), plus the
-# key's limits, the queue's bound, the wake-up and the client count: each awaited Redis command
-# costs ~80-110 us of CPU here, and the queue must cost almost nothing. It is atomic, so
-# concurrent requests cannot all see room for one more, and a refused request consumes no
-# quota. The caller's subscription is checked here too: if Redis had not processed it yet, the
-# caller must replay the log once.
-#   KEYS: waiting, arq job, arq result, arq queue, clients, rate, active
-#   ARGV: expired-before (s), max depth, now (s), job expiry (ms), payload, now (ms), id,
-#         clients ttl (s), wake channel, live channel, rpm, concurrency, latest end (s),
-#         wake notice
-SUBMIT_SCRIPT = arq_layout.LUA_ENQUEUE + """
-local now = tonumber(ARGV[3])
-local rpm = tonumber(ARGV[11])
-local concurrency = tonumber(ARGV[12])
-if rpm > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60)
-  if redis.call('ZCARD', KEYS[6]) >= rpm then
-    local oldest = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')[2]
-    return {-2, math.ceil(tonumber(oldest) + 60 - now), 0}
+# limits of the key and of its end user, the key's token budgets, the queue's bound, the place
+# in the fair order, the wake-up and the client count: each awaited Redis command costs
+# ~80-110 us of CPU here, and the queue must cost almost nothing. It is atomic, so concurrent
+# requests cannot all see room for one more, and a refused request consumes no quota. The
+# caller's subscription is checked here too: if Redis had not processed it yet, the caller
+# must replay the log once.
+#   KEYS: waiting, arq job, arq result, arq queue, clients, key rpm, key active, user rpm,
+#         user active, tokens today, tokens this month
+#   ARGV: the admission (JSON, see JobSubmitter.submit), the job's payload
+#   returns {status, number, listening}: 1 queued (number: depth); 0 exists already; -1 queue
+#   full (depth); -2 / -5 the key's / end user's requests per minute (seconds to wait);
+#   -3 / -6 the key's / end user's concurrency; -4 a token budget (0: the day's, 1: the month's)
+SUBMIT_SCRIPT = arq_layout.LUA_ENQUEUE + fair_queue.LUA_FAIR + """
+local a = cjson.decode(ARGV[1])
+local now = a.now
+local function per_minute(key, limit, code)
+  if limit <= 0 then return nil end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 60)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+    return {code, math.ceil(tonumber(oldest) + 60 - now), 0}
   end
 end
-if concurrency > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
-  if redis.call('ZCARD', KEYS[7]) >= concurrency then return {-3, 1, 0} end
+local function at_once(key, limit, code)
+  if limit <= 0 then return nil end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= limit then return {code, 1, 0} end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local refused = per_minute(KEYS[6], a.rpm, -2) or per_minute(KEYS[8], a.user_rpm, -5)
+  or at_once(KEYS[7], a.concurrency, -3) or at_once(KEYS[9], a.user_concurrency, -6)
+if refused then return refused end
+if a.tokens_per_day > 0 and tonumber(redis.call('GET', KEYS[10]) or '0') >= a.tokens_per_day then
+  return {-4, 0, 0}
+end
+if a.tokens_per_month > 0
+  and tonumber(redis.call('GET', KEYS[11]) or '0') >= a.tokens_per_month then
+  return {-4, 1, 0}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', a.expired_before)
 local depth = redis.call('ZCARD', KEYS[1])
-if depth >= tonumber(ARGV[2]) then return {-1, depth, 0} end
-if not arq_enqueue(KEYS[2], KEYS[3], KEYS[4], ARGV[7], ARGV[5], ARGV[4], ARGV[6]) then
+if depth >= a.max_depth then return {-1, depth, 0} end
+if not arq_enqueue(KEYS[2], KEYS[3], KEYS[4], a.id, ARGV[2], a.expires_ms, a.now_ms) then
   return {0, depth, 0}
 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[7])
-redis.call('SET', KEYS[5], 1, 'EX', ARGV[8])
-if rpm > 0 then
-  redis.call('ZADD', KEYS[6], now, ARGV[7])
-  redis.call('EXPIRE', KEYS[6], 61)
+redis.call('ZADD', KEYS[1], now, a.id)
+redis.call('SET', KEYS[5], 1, 'EX', a.clients_ttl)
+local function count(key, score, window_s, limit)
+  if limit <= 0 then return end
+  redis.call('ZADD', key, score, a.id)
+  redis.call('EXPIRE', key, window_s)
 end
-if concurrency > 0 then
-  redis.call('ZADD', KEYS[7], ARGV[13], ARGV[7])
-  redis.call('EXPIRE', KEYS[7], math.ceil(tonumber(ARGV[13]) - now) + 60)
-end
-redis.call('PUBLISH', ARGV[9], ARGV[14])
-local listening = redis.call('PUBSUB', 'NUMSUB', ARGV[10])[2]
+count(KEYS[6], now, 61, a.rpm)
+count(KEYS[8], now, 61, a.user_rpm)
+count(KEYS[7], a.latest_end, math.ceil(a.latest_end - now) + 60, a.concurrency)
+count(KEYS[9], a.latest_end, math.ceil(a.latest_end - now) + 60, a.user_concurrency)
+fair_enqueue(a.names, a.class, a.owner, a.end_user, a.weight, a.id)
+redis.call('PUBLISH', a.wake_channel, a.notice)
+local listening = redis.call('PUBSUB', 'NUMSUB', a.live_channel)[2]
 return {1, depth + 1, listening}
-"""
-
-# The oldest waiting generations (first come, first served) that no one has claimed yet, claimed
-# as arq claims a job, up to ARGV[1] of them; returns id, score, id, score, ... Waiting entries
-# are bounded by MAX_QUEUE_DEPTH, and the ones claimed but not yet started are skipped in Redis.
-#   KEYS: waiting, arq queue;  ARGV: how many, now (ms), lock (ms), in-progress key prefix
-CLAIM_NEXT_SCRIPT = arq_layout.LUA_CLAIM + """
-local want, now, lock, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local claimed, from = {}, 0
-while #claimed < 2 * want do
-  local ids = redis.call('ZRANGE', KEYS[1], from, from + 99)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    local score = arq_claim(prefix .. id, KEYS[2], id, now, lock)
-    if score then
-      claimed[#claimed + 1] = id
-      claimed[#claimed + 1] = score
-      if #claimed >= 2 * want then break end
-    end
-  end
-  from = from + 100
-end
-return claimed
 """
 
 
@@ -102,6 +94,8 @@ class GenerationJob(BaseModel):
     stream: bool
     queued_at: float = 0.0  # epoch seconds
     api_key_id: str | None = None  # None: the master key
+    key_name: str = "master"  # for the metrics of tokens per key
+    end_user: str | None = None  # who behind the key asked (OpenAI's `user`, or a header)
     store_content: bool = True
     request_id: str | None = None  # for the worker's log lines
 
@@ -122,18 +116,26 @@ class GenerationJob(BaseModel):
 
 
 class Limits(BaseModel):
-    """A key's limits (0: unlimited) and the name they are counted under."""
+    """What a key may ask (0: unlimited), how it is scheduled, and the name it is counted under."""
 
     owner: str
     rate_limit_rpm: int = 0
     concurrency_limit: int = 0
+    end_user: str = ""  # "" when the request names none
+    end_user_rate_limit_rpm: int = 0
+    end_user_concurrency_limit: int = 0
+    tokens_per_day: int = 0
+    tokens_per_month: int = 0
+    priority: str = fair_queue.DEFAULT_CLASS
+    weight: int = 1
 
 
 class Submitted(BaseModel):
     queued: bool  # False: a job with this id exists already
     full: bool  # the queue is full; nothing was queued
-    rate_limited: bool  # the key's requests per minute are spent
-    busy: bool  # the key has as many generations running as it may
+    rate_limited: Literal["key", "end user"] | None  # whose requests per minute are spent
+    busy: Literal["key", "end user"] | None  # whose generations at once are all running
+    budget: Literal["day", "month"] | None  # the token budget that is spent
     depth: int  # waiting generations (with this one); or, if rate_limited, seconds to wait
     listening: bool  # the caller's subscription was active before the job existed
 
@@ -141,6 +143,12 @@ class Submitted(BaseModel):
 def owner_of(api_key_id: str | None) -> str:
     """The name a key's limits are kept under in Redis (the master key's: `master`)."""
     return api_key_id or "master"
+
+
+def usage_periods(now: float) -> tuple[str, str]:
+    """The day and the month (UTC) tokens used at `now` count against."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    return day, day[:7]
 
 
 class JobSubmitter:
@@ -169,9 +177,10 @@ class JobSubmitter:
         """Admit and queue the job and wake the workers, in one atomic step.
 
         `longest_s`: how long the generation can take at most, queue included (after that its
-        place in the key's concurrency count frees itself even if nobody released it)."""
-        keys, gid = self._keys, job.generation_id
-        now_ms = timestamp_ms()
+        place in the concurrency counts frees itself even if nobody released it)."""
+        keys, gid, owner, user = self._keys, job.generation_id, limits.owner, limits.end_user
+        now, now_ms = time.time(), timestamp_ms()
+        day, month = usage_periods(now)
         payload = arq_layout.job_payload(GENERATE, job.model_dump(mode="json"), now_ms)
         script_keys = (
             keys.waiting,
@@ -179,35 +188,54 @@ class JobSubmitter:
             keys.arq_result(gid),
             keys.arq_queue,
             keys.clients(gid),
-            keys.rate(limits.owner),
-            keys.active(limits.owner),
+            keys.rate(owner),
+            keys.active(owner),
+            keys.user_rate(owner, user),
+            keys.user_active(owner, user),
+            keys.usage_day(owner, day),
+            keys.usage_month(owner, month),
         )
-        now = time.time()
-        args = (
-            now - expires_s,
-            max_depth,
-            now,
-            int(expires_s * 1000),
-            payload,
-            now_ms,
-            gid,
-            clients_ttl_s,
-            keys.wake_channel,
-            keys.live(gid),
-            limits.rate_limit_rpm,
-            limits.concurrency_limit,
-            now + longest_s,
-            Notice(JOB, gid).encode(),
-        )
-        status, depth, listening = await self._commit.commit(
-            ("EVAL", SUBMIT_SCRIPT, len(script_keys), *script_keys, *args)
+        admission = {
+            "now": now,
+            "now_ms": now_ms,
+            "expired_before": now - expires_s,
+            "max_depth": max_depth,
+            "expires_ms": int(expires_s * 1000),
+            "id": gid,
+            "clients_ttl": clients_ttl_s,
+            "wake_channel": keys.wake_channel,
+            "live_channel": keys.live(gid),
+            "notice": Notice(JOB, gid).encode(),
+            "rpm": limits.rate_limit_rpm,
+            "concurrency": limits.concurrency_limit,
+            "user_rpm": limits.end_user_rate_limit_rpm if user else 0,
+            "user_concurrency": limits.end_user_concurrency_limit if user else 0,
+            "latest_end": now + longest_s,
+            "tokens_per_day": limits.tokens_per_day,
+            "tokens_per_month": limits.tokens_per_month,
+            "names": keys.fair,
+            "class": limits.priority,
+            "owner": owner,
+            "end_user": user,
+            "weight": limits.weight,
+        }
+        status, number, listening = await self._commit.commit(
+            (
+                "EVAL",
+                SUBMIT_SCRIPT,
+                len(script_keys),
+                *script_keys,
+                orjson.dumps(admission),
+                payload,
+            )
         )
         return Submitted(
             queued=status == 1,
             full=status == -1,
-            rate_limited=status == -2,
-            busy=status == -3,
-            depth=int(depth),
+            rate_limited={-2: "key", -5: "end user"}.get(status),
+            busy={-3: "key", -6: "end user"}.get(status),
+            budget=("day", "month")[int(number)] if status == -4 else None,
+            depth=int(number),
             listening=bool(listening),
         )
 

@@ -6,7 +6,7 @@ Redis, even one database, without hearing each other's wake-ups, revocations or 
     <ns>:arq:queue              arq's queue (its queue_name): job id -> when it is due (ms)
     <ns>:queue:waiting          generations queued and not yet started (score: queue time, s)
     <ns>:queue:wake             channel: wake-up notices for the workers (`job`, `abort`)
-    <ns>:control                channel: notices for every web process (`key-revoked <id>`)
+    <ns>:control                channel: notices for every web process (`key-changed <id>`)
     <ns>:hub:<id>:echo          channel: a web process's check that its subscription hears
     <ns>:workers                live workers (score: last heartbeat, s)
     <ns>:worker:<id>            a worker's heartbeat (JSON), expiring 3 heartbeats after the last
@@ -18,6 +18,10 @@ Redis, even one database, without hearing each other's wake-ups, revocations or 
     <ns>:limits:<owner>:rpm     the owner's generations of the last minute (score: start, s)
     <ns>:limits:<owner>:active  the owner's generations not yet ended (score: latest end, s)
     <ns>:limits:<owner>:resumes the owner's open resumed streams (score: latest end, s)
+    <ns>:limits:<owner>:user:<u>:rpm / :active   the same per end user of the owner
+    <ns>:usage:<owner>:day:<date> / :month:<yyyy-mm>   tokens counted against the budgets
+    <ns>:idempotency:<owner>:<key>              the generation an Idempotency-Key made
+    <ns>:fair:...               the fair order of waiting generations (shared/fair_queue.py)
 
 arq 0.28 has no setting for the prefix of its per-job keys: `arq:job:<id>`, `arq:in-progress:<id>`,
 `arq:retry:<id>`, `arq:result:<id>` and the abort set `arq:abort` keep arq's own names (they are
@@ -90,6 +94,34 @@ class Keys:
 
     def resumes(self, owner: str) -> str:
         return f"{self.namespace}:limits:{owner}:resumes"
+
+    def user_rate(self, owner: str, end_user: str) -> str:
+        return f"{self.namespace}:limits:{owner}:user:{end_user}:rpm"
+
+    def user_active(self, owner: str, end_user: str) -> str:
+        return f"{self.namespace}:limits:{owner}:user:{end_user}:active"
+
+    def usage_day(self, owner: str, day: str) -> str:
+        return f"{self.namespace}:usage:{owner}:day:{day}"
+
+    def usage_month(self, owner: str, month: str) -> str:
+        return f"{self.namespace}:usage:{owner}:month:{month}"
+
+    def idempotency(self, owner: str, key: str) -> str:
+        return f"{self.namespace}:idempotency:{owner}:{key}"
+
+    @property
+    def fair(self) -> dict[str, str]:
+        """The fair order's names, as the Lua of shared/fair_queue.py builds them (`%s`: the
+        class, the owner, the end user)."""
+        ns = self.namespace
+        return {
+            "classes": f"{ns}:fair:classes",
+            "class_keys": f"{ns}:fair:class:%s:keys",
+            "key_users": f"{ns}:fair:key:%s:users",
+            "user_jobs": f"{ns}:fair:key:%s:user:%s",
+            "meta": f"{ns}:fair:meta",
+        }
 
     # arq's own names (see the module docstring).
     arq_abort = arq.abort_jobs_ss

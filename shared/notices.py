@@ -3,14 +3,14 @@
 
     job <generation id>       a job is waiting (not necessarily for you: claim the next one)
     abort <generation id>     stop this job if you run it
-    key-revoked <key id>      forget what you cached of this API key
+    key-changed <key id>      forget what you cached of this API key (revoked, limits changed)
 """
 
 from dataclasses import dataclass
 
 JOB = "job"
 ABORT = "abort"
-KEY_REVOKED = "key-revoked"
+KEY_CHANGED = "key-changed"
 
 
 @dataclass(frozen=True, slots=True)

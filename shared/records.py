@@ -45,6 +45,7 @@ class GenerationRow:
     stream: bool
     prompt: str | None
     queued_at: datetime
+    end_user: str | None = None
     response: str | None = None
     error_type: str | None = None
     error_message: str | None = None
@@ -73,6 +74,7 @@ class GenerationRow:
             stream=job.stream,
             prompt=job.prompt if job.store_content else None,
             queued_at=datetime.fromtimestamp(job.queued_at, UTC),
+            end_user=job.end_user,
             **fields,
         )
 

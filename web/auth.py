@@ -27,7 +27,7 @@ from shared.db import transaction
 from shared.errors import AppError, RateLimited, Unauthorized
 from shared.keys import Keys
 from shared.models import ApiKey
-from shared.notices import KEY_REVOKED, Notice
+from shared.notices import KEY_CHANGED, Notice
 from shared.services import api_keys
 from web.errors import error_response
 from web.routes import route_for
@@ -52,6 +52,13 @@ class Principal:
     concurrency_limit: int  # 0: unlimited
     # May set what changes Ollama for everyone (keep_alive, num_ctx, num_gpu, ...).
     is_admin: bool = False
+    # How it is scheduled (shared/fair_queue.py) and what its budgets and end users may use.
+    priority: str = "standard"
+    weight: int = 1
+    tokens_per_day: int = 0
+    tokens_per_month: int = 0
+    end_user_rate_limit_rpm: int = 0
+    end_user_concurrency_limit: int = 0
 
     @property
     def is_master(self) -> bool:
@@ -143,7 +150,19 @@ class Authenticator:
             if row.concurrency_limit is not None
             else s.DEFAULT_CONCURRENCY_LIMIT
         )
-        return Principal(row.id, row.name, rpm, concurrency, is_admin=row.is_admin)
+        return Principal(
+            row.id,
+            row.name,
+            rpm,
+            concurrency,
+            is_admin=row.is_admin,
+            priority=row.priority,
+            weight=row.weight,
+            tokens_per_day=row.tokens_per_day or 0,
+            tokens_per_month=row.tokens_per_month or 0,
+            end_user_rate_limit_rpm=row.end_user_rate_limit_rpm or 0,
+            end_user_concurrency_limit=row.end_user_concurrency_limit or 0,
+        )
 
     def forget(self, key_id: str) -> None:
         """A key was revoked (or changed): drop what is cached of it."""
@@ -172,10 +191,10 @@ class Authenticator:
                 self._used.setdefault(key_id, when)
 
 
-async def announce_revocation(redis: Redis, keys: Keys, key_id: uuid.UUID) -> None:
+async def announce_key_change(redis: Redis, keys: Keys, key_id: uuid.UUID) -> None:
     """Tell every web process to forget what it cached of the key (the stream hub hears the
     control channel and calls Authenticator.forget)."""
-    await redis.publish(keys.control_channel, Notice(KEY_REVOKED, str(key_id)).encode())
+    await redis.publish(keys.control_channel, Notice(KEY_CHANGED, str(key_id)).encode())
 
 
 class FailedAuthentications:

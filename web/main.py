@@ -9,7 +9,7 @@ from shared.config import Settings, get_settings
 from shared.db import create_engine, create_sessionmaker
 from shared.jobs import JobSubmitter
 from shared.logs import configure_logging
-from shared.notices import KEY_REVOKED
+from shared.notices import KEY_CHANGED
 from shared.records import RecordWriter
 from shared.redis import RedisLink, arq_redis, subscriber
 from web import api_docs, errors
@@ -22,7 +22,16 @@ from web.generations.presence import ClientPresence
 from web.ops.access_log import AccessLog
 from web.ops.queue_status import QueueStatus
 from web.ops.readiness import Readiness
-from web.routes import depends_on, generate, generations, health, keys, ollama, openai
+from web.routes import (
+    depends_on,
+    generate,
+    generations,
+    health,
+    keys,
+    ollama,
+    openai,
+    usage,
+)
 from web.state import AppState
 from web.streaming.hub import StreamHub
 from web.streaming.response import Responder
@@ -42,13 +51,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     records = RecordWriter(settings.database_url)
     cancellations = Cancellations(redis, names, sessions, settings)
     presence = ClientPresence(redis, names, settings, cancellations)
-    queue = QueueStatus(redis, names, heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS)
+    queue = QueueStatus(
+        redis,
+        names,
+        heartbeat_s=settings.WORKER_HEARTBEAT_SECONDS,
+        max_depth=settings.MAX_QUEUE_DEPTH,
+    )
     responder = Responder(presence, cancellations, queue)
     link = RedisLink(settings)
     submitter = JobSubmitter(link, names)
     auth = Authenticator(sessions, settings)
     readiness = Readiness(sessions, redis, queue)
-    hub.on_control(KEY_REVOKED, auth.forget)
+    hub.on_control(KEY_CHANGED, auth.forget)
     await hub.start()
     await records.start()
     submitter.start()
@@ -120,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openai.router,
         ollama.router,
         health.router,
+        usage.router,
         api_docs.router,
         ui.router,
     ]

@@ -10,11 +10,13 @@ ends with a MULTI/EXEC of its own (about 10 % of a worker's CPU at 450 short gen
 So this subclass, which `python -m worker` builds the way arq's `create_worker` builds arq's
 (`GatewayWorker(**get_kwargs(WorkerSettings))`):
 - claims jobs at once on a wake-up notice (worker/pickup.py listens), and when a slot frees
-  after a notice found none: the oldest waiting generations it has room for, with arq's claim
-  (shared/arq_layout.py), in one round trip for all of them; then runs each through arq's own
-  `run_job`, with arq's own slot accounting (`sem`, `job_counter`, `tasks`);
-- overrides `_poll_iteration`, kept as the safety net for a missed notice: it skips the jobs it
-  runs, asks Redis once which of the rest run elsewhere, and outlives a Redis that goes away;
+  after a notice found none: the next waiting generations in the fair order
+  (shared/fair_queue.py) it has room for, with arq's claim (shared/arq_layout.py), in one round
+  trip for all of them; then runs each through arq's own `run_job`, with arq's own slot
+  accounting (`sem`, `job_counter`, `tasks`);
+- overrides `_poll_iteration`, kept as the safety net for a missed notice: it claims in the
+  fair order too, starts a job the order somehow lost once it has waited STRAY_AFTER_MS, and
+  outlives a Redis that goes away;
 - overrides `finish_job`: arq's transaction, batched with those of jobs that end together
   (worker/finish.py), retried while Redis is briefly away.
 
@@ -29,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from arq.typing import StartupShutdown
 from arq.utils import timestamp_ms
 from arq.worker import Worker
@@ -37,7 +40,7 @@ from redis.exceptions import RedisError
 from shared import arq_layout
 from shared.batching import GroupCommit
 from shared.config import Settings
-from shared.jobs import CLAIM_NEXT_SCRIPT
+from shared.fair_queue import CLAIM_NEXT_SCRIPT
 from shared.redis import RedisLink, subscriber
 from worker.finish import Finisher
 from worker.pickup import WakeUps
@@ -50,6 +53,9 @@ POLL_BACKOFF_MAX_SECONDS = 5.0
 # for arq's crash recovery (the job runs again after its lock expires, and the task then finds
 # its stream ended and does nothing).
 FINISH_RETRY_SECONDS = 30.0
+# A job in arq's queue that nothing claimed for this long is started by the poll, out of the
+# fair order (the order normally claims everything long before).
+STRAY_AFTER_MS = 5_000
 # How long the release of a failed job's claim is retried while Redis is away.
 CLAIM_RELEASE_SECONDS = 60.0
 
@@ -66,10 +72,12 @@ class GatewayWorker(Worker):
         super().__init__(*args, on_startup=self._startup, on_shutdown=self._shutdown, **kwargs)
         self._settings = settings
         self._keys = settings.keys
+        self._fair_names = orjson.dumps(self._keys.fair)
         self._app_startup = on_startup
         self._app_shutdown = on_shutdown
         self._claim_link: RedisLink | None = None
-        self._claims: GroupCommit[None] | None = None
+        # Each item: how many waiting generations a claim should look for.
+        self._claims: GroupCommit[int] | None = None
         self._finisher: Finisher | None = None
         self._wakeups: WakeUps | None = None
         # A notice came when every slot was taken, or a claim filled them all: when a slot
@@ -141,7 +149,7 @@ class GatewayWorker(Worker):
             release.add_done_callback(self._releases.discard)
         if self._more_waiting and self._has_room() and self._claims is not None:
             self._more_waiting = False
-            self._claims.add(None)
+            self._claims.add(1)
 
     async def _release_claim(self, job_id: str) -> None:
         loop = asyncio.get_running_loop()
@@ -159,9 +167,10 @@ class GatewayWorker(Worker):
                 backoff = min(backoff * 2, 2.0)
 
     def job_waiting(self) -> None:
-        """A `job` notice: claim the oldest waiting generation (not necessarily that one)."""
+        """A `job` notice: claim the next waiting generation in the fair order (not necessarily
+        that one)."""
         if self._has_room() and self._claims is not None:
-            self._claims.add(None)
+            self._claims.add(1)
         else:
             self._more_waiting = True
 
@@ -170,13 +179,13 @@ class GatewayWorker(Worker):
         if job_id in self.job_tasks and job_id not in self.aborting_tasks:
             await self._cancel_aborted_jobs()
 
-    async def _claim_next(self, notices: list[None]) -> None:
-        """Claim and start the oldest waiting generations this worker has room for: as many as
-        notices came (each is one waiting job; a freed slot counts as one), not every free slot
-        (measured: reserving and giving back a thousand free slots per claim was a quarter of a
-        worker's CPU)."""
+    async def _claim_next(self, wanted: list[int]) -> None:
+        """Claim and start the next waiting generations (in the fair order) this worker has room
+        for: as many as the notices say wait (each notice, and each freed slot, is one), not
+        every free slot (measured: reserving and giving back a thousand free slots per claim was
+        a quarter of a worker's CPU)."""
         assert self._claim_link is not None
-        slots = await self._reserve(min(len(notices), self.max_jobs - self.job_counter))
+        slots = await self._reserve(min(sum(wanted), self.max_jobs - self.job_counter))
         if not slots:
             self._more_waiting = True
             return
@@ -187,8 +196,8 @@ class GatewayWorker(Worker):
             2,
             keys.waiting,
             keys.arq_queue,
+            self._fair_names,
             slots,
-            timestamp_ms(),
             int(self.in_progress_timeout_s * 1000),
             keys.arq_in_progress_prefix,
         )
@@ -204,8 +213,16 @@ class GatewayWorker(Worker):
                 self._run(job_id.decode(), int(float(score)))
             for _ in range(slots - len(pairs)):
                 self._unreserve()
-            # Every slot it asked for was filled: more may be waiting behind them.
-            self._more_waiting = len(pairs) == slots
+            # Every slot it asked for was filled (more may wait behind them), or a notice came
+            # while this claim held the free slots (its job may have been queued after the
+            # claim looked): claim again, now or when a slot frees.
+            again = self._more_waiting or len(pairs) == slots
+            self._more_waiting = False
+            if again:
+                if self._has_room():
+                    self._claims.add(1)  # type: ignore[union-attr]
+                else:
+                    self._more_waiting = True
 
     async def claim(self, job_ids: Sequence[str]) -> None:
         """Claim and start these jobs (the poll's), in one round trip for all of them."""
@@ -229,6 +246,13 @@ class GatewayWorker(Worker):
     async def _poll_iteration(self) -> None:
         """arq's `_poll_iteration` (not in burst mode), with the cheaper search for due jobs, and
         a lost Redis logged and waited out instead of ending the process."""
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # arq stops the worker by cancelling its main task once; on Python 3.11 a Redis
+            # call's timeout (asyncio.wait_for inside redis-py) can swallow that cancellation
+            # when its reply lands at the same moment, and the worker would poll on, never
+            # exiting (seen in tests/worker/test_main.py about one run in ten).
+            raise asyncio.CancelledError
         if self.burst or self._claim_link is None:
             await super()._poll_iteration()
             return
@@ -244,11 +268,16 @@ class GatewayWorker(Worker):
 
     async def _poll_once(self) -> None:
         assert self._claim_link is not None
+        if self._has_room() and self._claims is not None:
+            # A missed notice: the next waiting generations, in the fair order.
+            self._claims.add(self.max_jobs - self.job_counter)
         if self._has_room():
+            # A job in arq's queue that the fair order does not hold (it was lost there, or
+            # queued by another path) still starts, once it has waited a while.
             due: list[bytes] = await self.pool.zrangebyscore(
                 self.queue_name,
                 min=float("-inf"),
-                max=timestamp_ms(),
+                max=timestamp_ms() - STRAY_AFTER_MS,
                 start=0,
                 num=self.queue_read_limit,
             )

@@ -31,7 +31,41 @@ DURATION = Histogram(
 GENERATIONS = Counter("llm_generations_total", "Generations ended, by outcome", ["outcome"])
 TOKENS = Counter("llm_tokens_total", "Tokens, as Ollama counts them", ["kind"])
 WORKER_ERRORS = Counter("llm_worker_errors_total", "Generations failed, by error type", ["type"])
+KEY_TOKENS = Counter(
+    "llm_key_tokens_total",
+    "Tokens (prompt and completion), by API key name (the first LABELS_KEPT names; then other)",
+    ["key"],
+)
+END_USER_GENERATIONS = Counter(
+    "llm_end_user_generations_total",
+    "Generations ended, by end user (the first LABELS_KEPT seen; then other; none: no end user)",
+    ["end_user"],
+)
 RUNNING = Gauge("llm_worker_jobs_running", "Generations this worker runs now")
+
+# A label's distinct values per process: beyond them, `other` (a key per user, a user per
+# request, would otherwise grow the metrics without end).
+LABELS_KEPT = 100
+
+
+class BoundedLabel:
+    """The first `limit` distinct values of a label as they are; the rest as `other`."""
+
+    def __init__(self, limit: int = LABELS_KEPT) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self._limit:
+            return "other"
+        self._seen.add(value)
+        return value
+
+
+KEY_NAMES = BoundedLabel()
+END_USERS = BoundedLabel()
 OLLAMA_UP = Gauge("llm_ollama_up", "1 if Ollama answered the last check and has the model")
 
 

@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.batching import GroupCommit
 from shared.errors import AppError
+from shared.jobs import usage_periods
 from shared.keys import Keys
 from shared.redis import RedisLink
 from shared.stream import CHUNK, START, TERMINAL, encode_event, live_publish, log_append
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 # on a stream (WaitBounds.redis_outage).
 PUBLISH_RETRY_SECONDS = 15.0
 LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+# The budget counters outlive their period (UTC) by a day.
+USAGE_DAY_TTL = 2 * 86_400
+USAGE_MONTH_TTL = 32 * 86_400
 
 
 class PublishFailed(AppError):
@@ -61,11 +65,16 @@ class GenerationStream:
         last_seq: int,
         linger: float,
         owner: str | None,
+        end_user: str | None = None,
     ) -> None:
         self._publisher = publisher
         self.generation_id = generation_id
-        # Whose concurrency count the generation takes a place in, freed with its last event.
+        # Whose concurrency counts the generation takes a place in (the key's, its end user's),
+        # freed with its last event.
         self.owner = owner
+        self.end_user = end_user
+        # Tokens the generation used, counted against the owner's budgets with its last event.
+        self.tokens = 0
         self.seq = last_seq
         self.chunks = 0
         self.failed: Exception | None = None
@@ -159,8 +168,9 @@ class StreamPublisher:
         *,
         linger: float = 0.0,
         owner: str | None = None,
+        end_user: str | None = None,
     ) -> GenerationStream:
-        return GenerationStream(self, generation_id, last_seq, linger, owner)
+        return GenerationStream(self, generation_id, last_seq, linger, owner, end_user)
 
     def _events(self, items: list[_Item]) -> tuple[list[tuple[int, bytes]], bool, bool]:
         """Number one generation's items, joining consecutive text into one chunk."""
@@ -183,6 +193,22 @@ class StreamPublisher:
         if texts:
             events.append(stream._number(CHUNK, "".join(texts)))
         return events, terminal, started
+
+    def _ending(self, stream: GenerationStream) -> list[tuple[Any, ...]]:
+        """A generation's places given back and its tokens counted, with its last event."""
+        keys, gid = self._keys, stream.generation_id
+        assert stream.owner is not None
+        commands: list[tuple[Any, ...]] = [("ZREM", keys.active(stream.owner), gid)]
+        if stream.end_user:
+            commands.append(("ZREM", keys.user_active(stream.owner, stream.end_user), gid))
+        if stream.tokens:
+            day, month = usage_periods(time.time())
+            for key, ttl in (
+                (keys.usage_day(stream.owner, day), USAGE_DAY_TTL),
+                (keys.usage_month(stream.owner, month), USAGE_MONTH_TTL),
+            ):
+                commands += [("INCRBY", key, stream.tokens), ("EXPIRE", key, ttl)]
+        return commands
 
     async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send the flush; while Redis is away, again, until it answers or the bound runs out."""
@@ -218,7 +244,7 @@ class StreamPublisher:
             if started:
                 own.append(("ZREM", keys.waiting, gid))  # it waits no longer
             if terminal and stream.owner is not None:
-                own.append(("ZREM", keys.active(stream.owner), gid))
+                own += self._ending(stream)
             if not stream._expiry_set or terminal:
                 # While it runs the log outlives the longest generation; once it ends, the
                 # retention time counts from the end.

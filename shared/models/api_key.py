@@ -1,7 +1,16 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base
@@ -11,7 +20,10 @@ class ApiKey(Base):
     """A client's key. Only a keyed hash of it is stored; the key itself is shown once."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (Index("ix_api_keys_key_hash", "key_hash", unique=True),)
+    __table_args__ = (
+        Index("ix_api_keys_key_hash", "key_hash", unique=True),
+        CheckConstraint("priority IN ('interactive', 'standard', 'batch')", name="priority_valid"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -27,3 +39,13 @@ class ApiKey(Base):
     concurrency_limit: Mapped[int | None] = mapped_column(Integer)
     # May set what changes Ollama for everyone: keep_alive, num_ctx beyond the cap, num_gpu, ...
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its share of the queue against the other keys of its priority class (shared/fair_queue.py).
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    priority: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    # Token budgets (prompt and completion, UTC day and month); None or 0: none.
+    tokens_per_day: Mapped[int | None] = mapped_column(BigInteger)
+    tokens_per_month: Mapped[int | None] = mapped_column(BigInteger)
+    # Limits of each end user behind the key (OpenAI's `user`, or END_USER_HEADER); None or 0:
+    # none beyond the key's own.
+    end_user_rate_limit_rpm: Mapped[int | None] = mapped_column(Integer)
+    end_user_concurrency_limit: Mapped[int | None] = mapped_column(Integer)

@@ -46,6 +46,9 @@ class Generation(Base):
         ),
         Index("ix_generations_queued_at", "queued_at"),
         Index("ix_generations_api_key_id_queued_at", "api_key_id", "queued_at"),
+        Index(
+            "ix_generations_api_key_id_end_user_queued_at", "api_key_id", "end_user", "queued_at"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -53,6 +56,8 @@ class Generation(Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
+    # Who behind the key asked: OpenAI's `user`, or the END_USER_HEADER of the request.
+    end_user: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=GenerationStatus.QUEUED)
     llm_model: Mapped[str] = mapped_column(String(200))
     stream: Mapped[bool] = mapped_column(Boolean)

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +17,8 @@ async def create_key(
     *,
     secret: str,
     name: str,
-    rate_limit_rpm: int | None = None,
-    concurrency_limit: int | None = None,
     is_admin: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key: its record, and the key itself (returned this once, stored nowhere)."""
     key = security.new_key()
@@ -28,13 +28,24 @@ async def create_key(
         prefix=security.shown_prefix(key),
         key_hash=security.hash_key(secret, key),
         created_at=datetime.now(UTC),
-        rate_limit_rpm=rate_limit_rpm,
-        concurrency_limit=concurrency_limit,
         is_admin=is_admin,
+        **(settings or {}),
     )
     session.add(row)
     await session.flush()
     return row, key
+
+
+async def update_key(
+    session: AsyncSession, *, key_id: uuid.UUID, settings: dict[str, Any]
+) -> ApiKey | None:
+    """Change a key's settings (columns of ApiKey, as KeySettings names them)."""
+    row = await session.get(ApiKey, key_id)
+    if row is not None:
+        for name, value in settings.items():
+            setattr(row, name, value)
+        await session.flush()
+    return row
 
 
 async def find_by_hash(session: AsyncSession, *, key_hash: str) -> ApiKey | None:

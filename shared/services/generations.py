@@ -9,9 +9,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
-from sqlalchemy import Table, bindparam, delete, literal_column, select, tuple_, update
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,16 +151,57 @@ async def list_generations(
     limit: int,
     before: tuple[datetime, uuid.UUID] | None = None,
     every_key: bool = False,
+    end_user: str | None = None,
 ) -> list[Generation]:
-    """This key's generations (`every_key`: everyone's), newest first, after the cursor
-    `before` (queued_at, id)."""
+    """This key's generations (`every_key`: everyone's; `end_user`: only that end user's),
+    newest first, after the cursor `before` (queued_at, id)."""
     stmt = select(Generation)
     if not every_key:
         stmt = stmt.where(_owned_by(api_key_id))
+    if end_user is not None:
+        stmt = stmt.where(Generation.end_user == end_user)
     if before is not None:
         stmt = stmt.where(tuple_(Generation.queued_at, Generation.id) < tuple_(*before))
     stmt = stmt.order_by(Generation.queued_at.desc(), Generation.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    group: str  # the day (YYYY-MM-DD), the model, the end user ("" for none) or the key
+    generations: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+async def usage(
+    session: AsyncSession,
+    *,
+    api_key_id: uuid.UUID | None,
+    every_key: bool,
+    start: datetime,
+    end: datetime,
+    by: Literal["day", "model", "end_user", "key"],
+) -> list[UsageRow]:
+    """Generations and tokens queued in [start, end), grouped `by` day (UTC), model, end user or
+    key (its id; `master` for the master key)."""
+    group = {
+        "day": func.to_char(func.timezone("UTC", Generation.queued_at), "YYYY-MM-DD"),
+        "model": Generation.llm_model,
+        "end_user": func.coalesce(Generation.end_user, ""),
+        "key": func.coalesce(sql_cast(Generation.api_key_id, String), "master"),
+    }[by]
+    stmt: Any = select(
+        group.label("grp"),
+        func.count(),
+        func.coalesce(func.sum(Generation.prompt_tokens), 0),
+        func.coalesce(func.sum(Generation.completion_tokens), 0),
+    ).where(Generation.queued_at >= start, Generation.queued_at < end)
+    if not every_key:
+        stmt = stmt.where(_owned_by(api_key_id))
+    stmt = stmt.group_by("grp").order_by("grp")
+    rows = (await session.execute(stmt)).all()
+    return [UsageRow(str(g), int(n), int(p), int(c)) for g, n, p, c in rows]
 
 
 async def finish_open(

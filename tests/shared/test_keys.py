@@ -7,7 +7,7 @@ import re
 import pytest
 
 from shared.keys import Keys
-from shared.notices import JOB, KEY_REVOKED, Notice
+from shared.notices import JOB, KEY_CHANGED, Notice
 from tests.conftest import namespace
 from tests.processes import ROOT
 from web.streaming.hub import StreamHub
@@ -63,7 +63,7 @@ async def test_two_namespaces_in_one_database_do_not_hear_each_other(redis):
     hubs = {"a": StreamHub(redis, redis, a), "b": StreamHub(redis, redis, b)}
     wakeups = {}
     for name, keys in (("a", a), ("b", b)):
-        hubs[name].on_control(KEY_REVOKED, revoked[name].append)
+        hubs[name].on_control(KEY_CHANGED, revoked[name].append)
         await hubs[name].start()
 
         def on_job(name: str = name) -> None:
@@ -77,7 +77,7 @@ async def test_two_namespaces_in_one_database_do_not_hear_each_other(redis):
     sub_a = await hubs["a"].subscribe("same-generation-id")
     sub_b = await hubs["b"].subscribe("same-generation-id")
     try:
-        await redis.publish(a.control_channel, Notice(KEY_REVOKED, "k1").encode())
+        await redis.publish(a.control_channel, Notice(KEY_CHANGED, "k1").encode())
         await redis.publish(a.wake_channel, Notice(JOB, "g1").encode())
         await redis.publish(a.live("same-generation-id"), b'[[1,"chunk","for a"]]')
         assert (await sub_a.next(2))[0].payload == "for a"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
-from shared.errors import AppError, InvalidRequest
+from shared.errors import AppError, BudgetExceeded, InvalidRequest
 from shared.stream import CHUNK, DONE, ERROR, Event
 from web.dialects import Dialect, OllamaCall, Reply, Whole
 from web.dialects.native import KEEPALIVE, SSE_HEADERS
@@ -25,7 +25,9 @@ from web.responses import dumps
 
 def error_body(error: AppError) -> dict[str, Any]:
     """OpenAI's envelope: `type` by status class, `code` our own type."""
-    if error.status_code == 429:
+    if isinstance(error, BudgetExceeded):
+        kind = "insufficient_quota"  # what OpenAI says when a spending limit is reached
+    elif error.status_code == 429:
         kind = "requests"
     elif error.status_code < 500:
         kind = "invalid_request_error"
@@ -80,6 +82,8 @@ class Common(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     n: int = 1
+    # The end user behind the key (the queue is fair between them; see END_USER_HEADER).
+    user: str | None = None
     logprobs: bool | None = None
 
     def options(self) -> dict[str, Any]:

@@ -108,9 +108,13 @@ class Cancellations:
             error.to_dict(),
             retention_s=self._settings.STREAM_RETENTION_SECONDS,
         )
-        # Its place in the key's concurrency count is free again.
+        # Its places in the concurrency counts (the key's, its end user's) are free again.
         owner = owner_of(str(changed.api_key_id) if changed.api_key_id else None)
-        await self._redis.zrem(self._keys.active(owner), generation_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.active(owner), generation_id)
+            if changed.end_user:
+                pipe.zrem(self._keys.user_active(owner, changed.end_user), generation_id)
+            await pipe.execute()
         return True
 
     async def _delivered(self, generation_id: str) -> tuple[str | None, int] | None:

@@ -11,10 +11,14 @@ only then.
    It nearly always is: a worker needs several round trips before it can publish anything; if
    not, the relay reads the replay log once after the confirmation, so nothing is missed.
 
-`answer` is what every generating route calls: the dialect's request in, its Reply out.
+`answer` is what every generating route calls: the dialect's request in, its Reply out. It
+also finds the end user the request is for, and, with an Idempotency-Key, answers a retry with
+the generation the first attempt made (idempotency.py).
 """
 
+import calendar
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -24,15 +28,15 @@ from starlette.responses import Response
 from shared import logs
 from shared.config import Settings
 from shared.db import transaction
-from shared.errors import AppError, InvalidRequest, QueueFull, RateLimited
+from shared.errors import AppError, BudgetExceeded, InvalidRequest, QueueFull, RateLimited
 from shared.jobs import GenerationJob, Limits, Submitted, owner_of
 from shared.models import GenerationStatus
 from shared.records import GenerationRow
 from shared.services import generations
-from shared.text import request_problem
+from shared.text import request_problem, text_problem
 from web.auth import Principal
 from web.dialects import GenerationRequest, OllamaCall
-from web.generations import options
+from web.generations import idempotency, options
 from web.state import AppState
 from web.streaming.relay import Relay
 
@@ -50,7 +54,24 @@ async def answer(
     call = body.to_ollama(state.settings)
     ignored = options.restrict(call.request, principal, state.settings)
     check(call, state.settings)
-    relay = await submit_generation(state, principal, call=call, stream=body.stream)
+    end_user = end_user_of(request, body, state.settings)
+    generation_id = str(uuid.uuid4())
+    promise = await idempotency.reserve(state, request, principal, body, generation_id)
+    if promise.existing is not None:  # a retry: the first attempt's generation, once more
+        relay = await idempotency.attach(state, promise.existing)
+    else:
+        try:
+            relay = await submit_generation(
+                state,
+                principal,
+                call=call,
+                stream=body.stream,
+                end_user=end_user,
+                generation_id=generation_id,
+            )
+        except BaseException:
+            await promise.release()  # nothing ran: a retry may try again
+            raise
     reply = body.reply(relay.generation_id)
     response = await state.responder.respond(relay, request, reply, stream=body.stream)
     if ignored:
@@ -58,6 +79,20 @@ async def answer(
     return response
 
 
+def end_user_of(request: Request, body: GenerationRequest, settings: Settings) -> str | None:
+    """Who behind the key asked: the END_USER_HEADER the operator trusts, else OpenAI's
+    `user`. Checked like any text (it becomes a name in Redis and a column)."""
+    named = request.headers.get(settings.END_USER_HEADER) or getattr(body, "user", None)
+    if not named:
+        return None
+    named = str(named)
+    problem = text_problem(named)
+    if problem is not None or len(named) > MAX_END_USER_CHARS:
+        raise InvalidRequest(f"user: {problem or f'longer than {MAX_END_USER_CHARS} characters'}")
+    return named
+
+
+MAX_END_USER_CHARS = 200
 # Checked and carried, but not text the model reads as its prompt.
 NOT_PROMPT = frozenset({"model", "images"})
 
@@ -76,11 +111,17 @@ def check(call: OllamaCall, settings: Settings) -> None:
 
 
 async def submit_generation(
-    state: AppState, principal: Principal, *, call: OllamaCall, stream: bool
+    state: AppState,
+    principal: Principal,
+    *,
+    call: OllamaCall,
+    stream: bool,
+    end_user: str | None = None,
+    generation_id: str | None = None,
 ) -> Relay:
     """Start a generation for `principal` and return its relay, open and listening."""
     settings = state.settings
-    generation_id = str(uuid.uuid4())
+    generation_id = generation_id or str(uuid.uuid4())
     logs.generation_id.set(generation_id)
     job = GenerationJob(
         generation_id=generation_id,
@@ -89,14 +130,12 @@ async def submit_generation(
         stream=stream,
         queued_at=datetime.now(UTC).timestamp(),
         api_key_id=str(principal.key_id) if principal.key_id else None,
+        key_name=principal.name,
+        end_user=end_user,
         store_content=settings.STORE_CONTENT,
         request_id=logs.request_id.get(),
     )
-    limits = Limits(
-        owner=owner_of(job.api_key_id),
-        rate_limit_rpm=principal.rate_limit_rpm,
-        concurrency_limit=principal.concurrency_limit,
-    )
+    limits = limits_of(principal, end_user)
     relay = Relay(
         state.hub,
         state.redis,
@@ -149,16 +188,49 @@ async def _forget(state: AppState, generation_id: str) -> None:
         log.warning("generation %s: its record stays for the sweep: %r", generation_id, e)
 
 
+def limits_of(principal: Principal, end_user: str | None) -> Limits:
+    return Limits(
+        owner=owner_of(str(principal.key_id) if principal.key_id else None),
+        rate_limit_rpm=principal.rate_limit_rpm,
+        concurrency_limit=principal.concurrency_limit,
+        end_user=end_user or "",
+        end_user_rate_limit_rpm=principal.end_user_rate_limit_rpm,
+        end_user_concurrency_limit=principal.end_user_concurrency_limit,
+        tokens_per_day=principal.tokens_per_day,
+        tokens_per_month=principal.tokens_per_month,
+        priority=principal.priority,
+        weight=principal.weight,
+    )
+
+
 def _refusal(submitted: Submitted, limits: Limits) -> AppError:
-    if submitted.rate_limited:
+    if submitted.rate_limited == "key":
         return RateLimited(
             f"this key may start {limits.rate_limit_rpm} generations per minute",
             retry_after=max(1, submitted.depth),
         )
-    if submitted.busy:
+    if submitted.rate_limited == "end user":
+        return RateLimited(
+            f"each end user of this key may start {limits.end_user_rate_limit_rpm} "
+            "generations per minute",
+            retry_after=max(1, submitted.depth),
+        )
+    if submitted.busy == "key":
         return RateLimited(
             f"this key may run {limits.concurrency_limit} generations at once",
             retry_after=1,
+        )
+    if submitted.busy == "end user":
+        return RateLimited(
+            f"each end user of this key may run {limits.end_user_concurrency_limit} "
+            "generations at once",
+            retry_after=1,
+        )
+    if submitted.budget is not None:
+        budget = limits.tokens_per_day if submitted.budget == "day" else limits.tokens_per_month
+        return BudgetExceeded(
+            f"this key's token budget of {budget} tokens a {submitted.budget} (UTC) is spent",
+            retry_after=seconds_to_next(submitted.budget, time.time()),
         )
     if submitted.full:
         return QueueFull(
@@ -166,3 +238,13 @@ def _refusal(submitted: Submitted, limits: Limits) -> AppError:
             retry_after=FULL_QUEUE_RETRY_AFTER_SECONDS,
         )
     return AppError("a generation with this id exists already")
+
+
+def seconds_to_next(period: str, now: float) -> float:
+    """Seconds from `now` to the start of the next UTC day or month."""
+    t = time.gmtime(now)
+    if period == "day":
+        start = calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0))
+        return start + 86_400 - now
+    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    return calendar.timegm((year, month, 1, 0, 0, 0)) - now

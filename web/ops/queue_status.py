@@ -1,6 +1,7 @@
-"""What the queue looks like: depth, running jobs, live workers, the oldest wait, and an estimate
-of the wait for a new request. Read from Redis (the waiting set and the workers' heartbeats),
-at most once a second per process, so that polling it costs nothing."""
+"""What the queue looks like: depth, running jobs, live workers, the oldest wait, an estimate of
+the wait for a new request, and each waiting generation's place in the fair order. Read from
+Redis (the waiting set, the fair order and the workers' heartbeats), at most once a second per
+process, so that polling it costs nothing."""
 
 import math
 import time
@@ -10,6 +11,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from shared.fair_queue import ORDER_SCRIPT
 from shared.keys import Keys
 from web.ops import metrics
 
@@ -46,9 +48,17 @@ class Snapshot:
 
 
 class QueueStatus:
-    def __init__(self, redis: Redis, keys: Keys, *, heartbeat_s: float) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, *, heartbeat_s: float, max_depth: int = 100
+    ) -> None:
         self._redis = redis
         self._keys = keys
+        # The fair order, computed at most once a second per process (ORDER_SCRIPT runs the
+        # order on a copy of the queue: linear in the waiting generations).
+        self._fair_names = orjson.dumps(keys.fair)
+        self._order_limit = max_depth
+        self._order: dict[str, int] = {}
+        self._order_at = -CACHE_SECONDS
         self._heartbeat_s = heartbeat_s
         self._snapshot: Snapshot | None = None
         self._at = 0.0
@@ -91,9 +101,16 @@ class QueueStatus:
         return snapshot
 
     async def position(self, generation_id: str) -> int | None:
-        """1 for the next generation to start; None if it is not waiting (any more)."""
-        rank = await self._redis.zrank(self._keys.waiting, generation_id)
-        return None if rank is None else int(rank) + 1
+        """How many generations start before this one, plus one (1: it is next), in the fair
+        order; None if it is not waiting (any more)."""
+        now = time.monotonic()
+        if now - self._order_at >= CACHE_SECONDS:
+            order = await self._redis.execute_command(
+                "EVAL", ORDER_SCRIPT, 1, self._keys.waiting, self._fair_names, self._order_limit
+            )
+            self._order = {gid.decode(): at for at, gid in enumerate(order, 1)}
+            self._order_at = now
+        return self._order.get(generation_id)
 
     async def refresh_metrics(self) -> None:
         snapshot = await self.snapshot()

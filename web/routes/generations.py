@@ -38,6 +38,7 @@ router = APIRouter(
 class GenerationOut(BaseModel):
     id: uuid.UUID
     api_key_id: uuid.UUID | None = Field(description="The key that asked; null: the master key.")
+    end_user: str | None = Field(description="Who behind the key asked, if the request said.")
     status: str
     llm_model: str
     stream: bool
@@ -105,6 +106,7 @@ async def list_generations(
         str | None,
         Query(description="Master key only: `all` for every key's, or one key's id."),
     ] = None,
+    user: Annotated[str | None, Query(description="Only this end user's.")] = None,
 ) -> GenerationPage:
     """The caller's generations, newest first, a page at a time."""
     before = decode_cursor(cursor) if cursor else None
@@ -120,7 +122,12 @@ async def list_generations(
                 raise InvalidRequest("key: `all` or an API key's id") from None
     async with state.sessions() as session:
         rows = await generations.list_generations(
-            session, api_key_id=owner, limit=limit, before=before, every_key=every_key
+            session,
+            api_key_id=owner,
+            limit=limit,
+            before=before,
+            every_key=every_key,
+            end_user=user,
         )
     return GenerationPage(
         data=[GenerationOut.model_validate(r, from_attributes=True) for r in rows],

@@ -77,7 +77,11 @@ class GenerationRun:
             return
         linger = 0.0 if self.job.stream else WHOLE_ANSWER_FLUSH_SECONDS
         stream = self.state.publisher.open(
-            self.job.generation_id, resume_from, linger=linger, owner=self.owner
+            self.job.generation_id,
+            resume_from,
+            linger=linger,
+            owner=self.owner,
+            end_user=self.job.end_user,
         )
         stream.post(START, {"worker": self.state.worker_id, "attempt": self.attempt})
         running = asyncio.get_running_loop().call_later(
@@ -85,6 +89,7 @@ class GenerationRun:
         )
         try:
             await self._stream(stream)
+            stream.tokens = self._tokens()
             # The answer first, its record right after: the client does not wait for
             # PostgreSQL. A client that reads the record at once still finds it final: while the
             # row is open, GET /api/v1/generations/{id} reads the outcome from the replay log.
@@ -107,7 +112,10 @@ class GenerationRun:
             if events and events[-1].is_terminal:
                 return
             stream = self.state.publisher.open(
-                self.job.generation_id, events[-1].seq if events else 0, owner=self.owner
+                self.job.generation_id,
+                events[-1].seq if events else 0,
+                owner=self.owner,
+                end_user=self.job.end_user,
             )
             await self._fail(stream, AppError(f"the worker failed ({type(error).__name__})"))
         except Exception:
@@ -128,7 +136,9 @@ class GenerationRun:
         earlier = await read_log(self.state.redis, self.state.keys, gen_id)
         if not earlier:
             return 0
-        stream = self.state.publisher.open(gen_id, earlier[-1].seq, owner=self.owner)
+        stream = self.state.publisher.open(
+            gen_id, earlier[-1].seq, owner=self.owner, end_user=self.job.end_user
+        )
         if any(e.type in TERMINAL for e in earlier):
             return None
         if any(e.type == CHUNK for e in earlier):
@@ -171,6 +181,14 @@ class GenerationRun:
             if chunk.done:
                 self.stats = chunk.stats
 
+    def _tokens(self) -> int:
+        """Prompt and completion tokens, as Ollama counts them (the chunks sent, if it never
+        said: a stream cut short has no last line)."""
+        stats = self.stats
+        return int(stats.get("prompt_eval_count") or 0) + int(
+            stats.get("eval_count", len(self.texts))
+        )
+
     async def _cancel_requested(self) -> bool:
         try:
             cancel = self.state.keys.cancel(self.job.generation_id)
@@ -187,6 +205,7 @@ class GenerationRun:
         except Exception as e:  # Redis is gone; the web side's own bounds end the client's wait
             log.warning("generation %s: could not publish: %r", self.job.generation_id, e)
         await self._finish(stream, status, error)
+        stream.tokens = self._tokens()  # a failed or cancelled one counts what it used
         try:
             await stream.send(ERROR, error.to_dict())
         except Exception as e:
@@ -232,6 +251,9 @@ class GenerationRun:
         if row.prompt_tokens:
             metrics.TOKENS.labels("prompt").inc(row.prompt_tokens)
         metrics.TOKENS.labels("completion").inc(row.completion_tokens or 0)
+        metrics.KEY_TOKENS.labels(metrics.KEY_NAMES(self.job.key_name)).inc(self._tokens())
+        end_user = metrics.END_USERS(self.job.end_user) if self.job.end_user else "none"
+        metrics.END_USER_GENERATIONS.labels(end_user).inc()
         self.state.durations.add(elapsed)
         log.info(
             "generation ended",

@@ -191,6 +191,22 @@ async def test_the_list_is_newest_first_with_cursor_pagination(stack, new_key):
         assert bad.status_code == 422
 
 
+async def test_the_list_of_one_end_users_generations(stack, new_key):
+    key = (await new_key("app"))["key"]
+    async with key_client(stack, key) as http:
+        theirs = [
+            (
+                await http.post(
+                    "/api/v1/generate", json={"prompt": unique()}, headers={"X-End-User": user}
+                )
+            ).json()["id"]
+            for user in ("dana", "eli", "dana")
+        ]
+        page = (await http.get("/api/v1/generations", params={"user": "dana"})).json()
+    assert [g["id"] for g in page["data"]] == [theirs[2], theirs[0]]
+    assert {g["end_user"] for g in page["data"]} == {"dana"}
+
+
 async def test_a_record_holds_the_whole_story(stack, new_key):
     key = (await new_key())["key"]
     prompt = directive(tokens=["a", "b"]) + unique()

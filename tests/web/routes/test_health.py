@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import sse
 from tests.conftest import AUTH, key_client
-from tests.helpers import directive, eventually, unique
+from tests.helpers import directive, eventually, final_record, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -160,3 +160,26 @@ async def test_the_master_key_sees_each_worker_in_the_queue_status(client, stack
     made = await new_key("no-workers-for-you")
     async with key_client(stack, made["key"]) as theirs:
         assert "worker_list" not in (await theirs.get("/api/v1/queue")).json()
+
+
+async def test_tokens_are_counted_per_key_and_generations_per_end_user(stack, new_key, sessions):
+    worker_metrics = f"http://127.0.0.1:{stack.env['WORKER_METRICS_PORT']}/metrics"
+    name, user = f"metered {unique()[-8:]}", f"carol-{unique()[-8:]}"
+    made = await new_key(name)
+    async with key_client(stack, made["key"]) as http:
+        r = await http.post(
+            "/api/v1/generate", json={"prompt": unique()}, headers={"X-End-User": user}
+        )
+    row = await final_record(sessions, r.headers["x-generation-id"])
+
+    async def counted():
+        async with httpx.AsyncClient(timeout=10) as metrics:
+            found = samples((await metrics.get(worker_metrics)).text)
+        return found if value(found, "llm_end_user_generations_total", end_user=user) else None
+
+    found = await eventually(counted)
+    assert found, "the end user's generation was not counted"
+    assert value(found, "llm_end_user_generations_total", end_user=user) == 1
+    assert value(found, "llm_key_tokens_total", key=name) == (
+        row.prompt_tokens + row.completion_tokens
+    )

@@ -151,3 +151,72 @@ async def test_keys_and_prompts_never_reach_the_logs(stack, new_key):
 async def test_key_fields_postgresql_cannot_hold_are_422(client, body):
     r = await client.post("/api/v1/keys", json=body)
     assert r.status_code == 422, r.text
+
+
+async def test_a_changed_key_takes_effect_at_once(stack, new_key, client):
+    made = await new_key("changing", rate_limit_rpm=5)
+    async with key_client(stack, made["key"]) as http:
+        for _ in range(2):
+            assert (
+                await http.post("/api/v1/generate", json={"prompt": unique()})
+            ).status_code == 200
+        r = await client.patch(
+            f"/api/v1/keys/{made['id']}",
+            json={"rate_limit_rpm": 2, "weight": 3, "priority": "interactive"},
+        )
+        assert r.status_code == 200, r.text
+        changed = r.json()
+        assert (changed["rate_limit_rpm"], changed["weight"], changed["priority"]) == (
+            2,
+            3,
+            "interactive",
+        )
+        assert changed["concurrency_limit"] == made["concurrency_limit"], "the rest stays"
+        # The key's cache on this API replica was told: the new limit counts from now.
+        r = await http.post("/api/v1/generate", json={"prompt": unique()})
+        assert r.status_code == 429 and "2 generations per minute" in r.json()["error"]["message"]
+        assert (
+            await http.patch(f"/api/v1/keys/{made['id']}", json={"weight": 9})
+        ).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"weight": 0}, {"priority": "urgent"}, {"tokens_per_day": -1}, {"tokens_per_month": 2**63}],
+)
+async def test_a_bad_key_setting_is_422(client, new_key, body):
+    made = await new_key("bad settings")
+    assert (await client.patch(f"/api/v1/keys/{made['id']}", json=body)).status_code == 422
+    assert (await client.post("/api/v1/keys", json={"name": "bad", **body})).status_code == 422
+
+
+async def test_changing_an_unknown_key_is_404(client):
+    r = await client.patch("/api/v1/keys/00000000-0000-4000-8000-000000000000", json={"weight": 2})
+    assert r.status_code == 404
+
+
+async def test_cli_sets_and_changes_budgets_and_priority(stack, client):
+    created = cli(
+        stack,
+        "keys",
+        "create",
+        "--name",
+        "cli budget",
+        "--tokens-per-day",
+        "5000",
+        "--end-user-rpm",
+        "3",
+        "--priority",
+        "batch",
+    )
+    assert created.returncode == 0, created.stderr
+    key_id = created.stdout.splitlines()[1].split()[2]
+    updated = cli(stack, "keys", "update", key_id, "--tokens-per-day", "9000", "--weight", "2")
+    assert updated.returncode == 0, updated.stderr
+    assert "tokens_per_day=9000" in updated.stdout and "priority=batch" in updated.stdout
+    (row,) = [k for k in (await client.get("/api/v1/keys")).json() if k["id"] == key_id]
+    assert (row["tokens_per_day"], row["end_user_rate_limit_rpm"], row["weight"]) == (9000, 3, 2)
+    assert row["priority"] == "batch"
+    refused = cli(stack, "keys", "update", key_id, "--weight", "0")
+    assert refused.returncode != 0 and "weight" in refused.stderr
+    assert cli(stack, "keys", "update", key_id).returncode != 0, "nothing to change"

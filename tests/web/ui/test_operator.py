@@ -79,3 +79,36 @@ async def test_another_key_sees_only_what_the_api_lets_it(page, ui):
     assert await page.locator(f'tr[data-generation="{others}"]').count() == 0
     assert await page.locator("[data-testid=keys] tbody tr").count() == 0
     await expect(page.get_by_test_id("workers")).to_be_hidden()  # worker_list: master only
+
+
+async def test_a_keys_usage_and_budget_are_on_the_page(page, ui):
+    async with httpx.AsyncClient(base_url=ui, headers=AUTH, timeout=30) as http:
+        made = (
+            await http.post(
+                "/api/v1/keys",
+                json={"name": unique("budgeted"), "tokens_per_day": 100000, "priority": "batch"},
+            )
+        ).json()
+    await generate(ui, bearer(made["key"]))
+    await open_ui(page, ui, key=made["key"], view="operator")
+    await expect(page.get_by_test_id("usage-generations-30-days")).to_have_text("1", timeout=10_000)
+    today = page.get_by_test_id("usage-tokens-today")
+    await expect(today).to_contain_text("of 100000")
+    assert 0 < int((await today.text_content()).split()[0]) < 100000
+
+
+async def test_the_master_sees_each_keys_priority_budget_and_tokens_today(page, ui):
+    name = unique("nightly")
+    await open_ui(page, ui, view="operator")
+    await page.get_by_test_id("new-key-name").fill(name)
+    await page.get_by_test_id("new-key-tokens-per-day").fill("5000")
+    await page.get_by_test_id("new-key-priority").select_option("batch")
+    await page.get_by_test_id("create-key").click()
+    shown = page.get_by_test_id("created-key-value")
+    await expect(shown).to_be_visible(timeout=10_000)
+    await generate(ui, bearer(await shown.text_content()))
+    row = page.locator("[data-testid=keys] tbody tr", has_text=name)
+    await expect(row).to_contain_text("batch")
+    await expect(row).to_contain_text("5000 / none")
+    tokens_today = row.locator("td").nth(8)
+    await expect(tokens_today).not_to_have_text("0", timeout=10_000)

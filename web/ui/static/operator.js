@@ -1,5 +1,6 @@
-// The operator view: the queue, the workers, recent generations with their latency breakdown,
-// and the API keys. It only reads and calls the API with the key given: the master key sees
+// The operator view: the queue, the workers, this key's usage and budgets, recent generations
+// with their latency breakdown, and the API keys (with their priorities, budgets and tokens
+// today). It only reads and calls the API with the key given: the master key sees
 // everything, any other key what the API lets it see.
 
 import { ApiError, json, seconds } from "./api.js";
@@ -111,7 +112,34 @@ function showGenerations(page, keyNames) {
   );
 }
 
-function showKeys(keys, refresh) {
+function budget(value) {
+  return value ? String(value) : "none";
+}
+
+function showUsage(usage) {
+  const b = usage.budgets || {};
+  const used = (spent, of) => (of ? `${spent ?? "–"} of ${of}` : String(spent ?? "–"));
+  const cards = [
+    ["Generations (30 days)", usage.total.generations],
+    ["Tokens (30 days)", usage.total.tokens],
+    ["Tokens today", used(b.used_today, b.tokens_per_day)],
+    ["Tokens this month", used(b.used_this_month, b.tokens_per_month)],
+  ];
+  $("usage").replaceChildren(
+    ...cards.map(([name, value]) => {
+      const div = document.createElement("div");
+      const dt = document.createElement("dt");
+      const dd = document.createElement("dd");
+      dt.textContent = name;
+      dd.textContent = value ?? "–";
+      dd.dataset.testid = `usage-${name.toLowerCase().replaceAll(/[^a-z0-9]+/g, "-").replace(/-$/, "")}`;
+      div.append(dt, dd);
+      return div;
+    }),
+  );
+}
+
+function showKeys(keys, refresh, tokensToday = new Map()) {
   $("keys").tBodies[0].replaceChildren(
     ...keys.map((k) => {
       const status = k.revoked_at ? "revoked" : "active";
@@ -134,6 +162,9 @@ function showKeys(keys, refresh) {
         when(k.last_used_at),
         limit(k.rate_limit_rpm),
         limit(k.concurrency_limit),
+        k.weight === 1 ? k.priority : `${k.priority} ×${k.weight}`,
+        `${budget(k.tokens_per_day)} / ${budget(k.tokens_per_month)}`,
+        tokensToday.get(k.id) ?? 0,
         cell(status, `status-${status}`),
         actions,
       );
@@ -154,11 +185,14 @@ export function operator() {
   async function refresh() {
     try {
       showQueue(await json("api/v1/queue"));
+      showUsage(await json("api/v1/usage"));
       let keyNames = new Map();
       try {
         const keys = await json("api/v1/keys");
         keyNames = new Map(keys.map((k) => [k.id, k.name]));
-        showKeys(keys, refresh);
+        const today = new Date().toISOString().slice(0, 10); // the UTC day, as budgets count
+        const usage = await json(`api/v1/usage?key=all&start=${today}&end=${today}`);
+        showKeys(keys, refresh, new Map(usage.keys.map((u) => [u.group, u.tokens])));
         showGenerations(await json("api/v1/generations?key=all&limit=20"), keyNames);
         status.textContent = "";
       } catch (error) {
@@ -192,6 +226,8 @@ export function operator() {
           name: $("new-key-name").value,
           rate_limit_rpm: optionalNumber($("new-key-rpm")),
           concurrency_limit: optionalNumber($("new-key-concurrency")),
+          tokens_per_day: optionalNumber($("new-key-tokens-per-day")),
+          priority: $("new-key-priority").value,
         },
       });
       const code = document.createElement("code");
