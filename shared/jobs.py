@@ -275,11 +275,13 @@ async def release_stream_place(redis: Redis, keys: Keys, owner: str, member: str
     await redis.zrem(keys.resumes(owner), member)
 
 
-async def request_cancel(redis: Redis, keys: Keys, generation_id: str, *, ttl_s: int) -> None:
-    """Ask whichever worker holds the job to abort it; a queued job will never start."""
+async def request_cancel(redis: Redis, keys: Keys, generation_id: str, *, ttl_s: int) -> bool:
+    """Ask whichever worker holds the job to abort it; a queued job will never start. True if
+    it was still waiting (no worker had started it: nobody else will record its end)."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.set(keys.cancel(generation_id), b"1", ex=ttl_s)
         pipe.execute_command(*arq_layout.abort_command(generation_id))
         pipe.zrem(keys.waiting, generation_id)
         pipe.publish(keys.wake_channel, Notice(ABORT, generation_id).encode())
-        await pipe.execute()
+        _, _, was_waiting, _ = await pipe.execute()
+    return bool(was_waiting)

@@ -188,3 +188,21 @@ async def test_a_monthly_budget_counts_the_whole_month(stack, new_key, sessions)
     assert r.json()["error"]["type"] == "insufficient_quota"  # OpenAI's own word for it
     assert "a month" in r.json()["error"]["message"]
     assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_a_cancelled_generation_counts_what_it_used_against_the_budget(
+    stack, new_key, sessions
+):
+    made = await new_key("cancelled budget", tokens_per_day=10_000)
+    async with key_client(stack, made["key"]) as http:
+        slow = directive(n=200, rate=20) + unique()
+        async with OpenStream(
+            http, "POST", "/api/v1/generate", json={"prompt": slow, "stream": True}
+        ) as s:
+            await s.events(4)
+            await http.post(f"/api/v1/generations/{s.generation_id}/cancel")
+            await s.rest()
+        row = await final_record(sessions, s.generation_id)
+        assert row.status == "cancelled"
+        used = (await http.get("/api/v1/usage")).json()["budgets"]["used_today"]
+    assert used >= 3 and used == row.completion_tokens + (row.prompt_tokens or 0), used

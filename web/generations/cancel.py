@@ -72,8 +72,12 @@ class Cancellations:
         if GenerationStatus(row.status).is_final:
             return GenerationStatus(row.status)
         metrics.CANCELLATIONS.labels(reason).inc()
-        await request_cancel(self._redis, self._keys, generation_id, ttl_s=self.clients_ttl)
-        if await self.abandon(
+        # Whether it still waits is Redis's to say: the record says `queued` until the worker's
+        # batched `running` write lands, while the worker may be streaming it already.
+        waiting = await request_cancel(
+            self._redis, self._keys, generation_id, ttl_s=self.clients_ttl
+        )
+        if waiting and await self.abandon(
             generation_id, Cancelled("the generation was cancelled"), only_queued=True
         ):
             return GenerationStatus.CANCELLED
