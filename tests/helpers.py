@@ -100,3 +100,38 @@ class OpenStream:
         if not self._closed:
             self._closed = True
             await self._cm.__aexit__(None, None, None)
+
+
+class SilentServer:
+    """A server that accepts connections and never answers (a hung Ollama or PostgreSQL).
+
+    Every connection it accepted is closed when the block ends, including one accepted as it
+    ends, so that none is left for the garbage collector to warn about in a later test.
+    """
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.StreamWriter] = []
+        self._closing = False
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.held.append(writer)
+        try:
+            if not self._closing:
+                await reader.read()  # until the client gives up and closes
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> "SilentServer":
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        assert self._server is not None
+        self._server.close()
+        for writer in self.held:
+            writer.close()
+        await asyncio.sleep(0.1)  # let the handlers see their end

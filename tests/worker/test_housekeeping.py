@@ -14,6 +14,7 @@ from shared.ollama import OllamaClient
 from tests import sse
 from tests.helpers import (
     OpenStream,
+    SilentServer,
     directive,
     final_record,
     sim_records,
@@ -89,31 +90,20 @@ async def test_heartbeat_says_when_ollama_cannot_serve(redis, keys, keeper, url,
 
 
 async def test_a_hung_ollama_does_not_stop_the_heartbeat(redis, keys, keeper):
-    # An "Ollama" that accepts connections and never answers.
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-        await reader.read()
-
-    hung = await asyncio.start_server(hold, "127.0.0.1", 0)
-    housekeeping = keeper(f"http://127.0.0.1:{hung.sockets[0].getsockname()[1]}")
-    try:
-        for _ in range(3):  # each beat returns at once, with the last known state
-            await asyncio.wait_for(housekeeping.beat(), timeout=1.0)
-            beat = orjson.loads(await redis.get(keys.worker("w-test")))
-            assert beat["ollama"]["ok"] is False
-        for _ in range(40):  # the check runs beside the beats: it did ask the hung Ollama
-            if held:
-                break
-            await asyncio.sleep(0.05)
-        assert held
-    finally:
-        await housekeeping.aclose()
-        hung.close()
-        for writer in held:
-            writer.close()
-        await asyncio.sleep(0.1)
+    async with SilentServer() as hung:  # an "Ollama" that accepts connections, never answers
+        housekeeping = keeper(f"http://127.0.0.1:{hung.port}")
+        try:
+            for _ in range(3):  # each beat returns at once, with the last known state
+                await asyncio.wait_for(housekeeping.beat(), timeout=1.0)
+                beat = orjson.loads(await redis.get(keys.worker("w-test")))
+                assert beat["ollama"]["ok"] is False
+            for _ in range(40):  # the check runs beside the beats: it did ask the hung Ollama
+                if hung.held:
+                    break
+                await asyncio.sleep(0.05)
+            assert hung.held
+        finally:
+            await housekeeping.aclose()
 
 
 def test_the_average_follows_recent_durations():

@@ -16,6 +16,7 @@ from shared.redis import RedisLink
 from shared.stream import CHUNK, START, Event, log_append, read_log
 from tests import sse
 from tests.helpers import (
+    SilentServer,
     directive,
     final_record,
     sim_outcome,
@@ -123,26 +124,13 @@ async def test_a_rerun_refuses_a_half_streamed_generation(lab, sim, sessions, st
 async def test_a_hung_database_does_not_hold_the_answer(lab, sim):
     # A "PostgreSQL" that accepts connections and never answers: the worker's record writes
     # hang (up to their own timeouts), and the answer must not wait for them.
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-        await reader.read()  # until the worker gives up and closes
-
-    blackhole = await asyncio.start_server(hold, "127.0.0.1", 0)
-    port = blackhole.sockets[0].getsockname()[1]
-    try:
-        lab.start_worker(DATABASE_URL=f"postgresql://llm@127.0.0.1:{port}/llm")
+    async with SilentServer() as blackhole:
+        lab.start_worker(DATABASE_URL=f"postgresql://llm@127.0.0.1:{blackhole.port}/llm")
         prompt = directive(tokens=["held ", "back?"]) + unique()
         loop = asyncio.get_running_loop()
         asked = loop.time()
         answer = await lab.http.post("/api/v1/generate", json={"prompt": prompt})
         took = loop.time() - asked
-    finally:
-        blackhole.close()
-        for writer in held:
-            writer.close()
-        await asyncio.sleep(0.1)  # let the handlers see their end
     assert answer.status_code == 200 and answer.json()["response"] == "held back?"
     # Bounded by the worker's 2 s wait for its record, not the database's 5 s connect timeout.
     assert took < 4.5
