@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup up down logs shell migrate format format-check lint lint-fix typecheck test up-prod \
-        down-prod install run demo cli simulator bench bench-fairness bench-scaling test-local test-docker
+        down-prod install run demo cli simulator bench bench-fairness bench-scaling test-local test-docker \
+        js-clients
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 # Some machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every process start recompiles
@@ -104,8 +105,17 @@ test: ## 🧪 Runs the test suite: on this machine's PostgreSQL and Redis, else 
 	  echo "make test needs PostgreSQL and Redis (see TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL) or Docker"; exit 1; \
 	fi
 
-test-local: install
+test-local: install js-clients
 	$(VENV)/pytest $(PYTEST_ARGS)
+
+# The JavaScript clients the tests drive (the Vercel AI SDK, ollama-js), as package-lock.json pins
+# them; without npm their tests are skipped.
+JS_CLIENTS := tests/clients/js
+js-clients: $(JS_CLIENTS)/node_modules/.installed
+$(JS_CLIENTS)/node_modules/.installed: $(JS_CLIENTS)/package.json $(JS_CLIENTS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(JS_CLIENTS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "no npm: the JavaScript client tests are skipped"; fi
 
 test-docker:
 	$(COMPOSE) -f docker-compose.test.yml run --rm --build tests; \

@@ -23,7 +23,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.shapes import Sample, body, read_stream, whole_text
+from bench.shapes import EMBED_SHAPES, Sample, body, fingerprint, read_stream, whole_text
+from simulator.embed import embedding_for
+from simulator.families import family_of
 from simulator.script import tokens_for
 
 
@@ -49,9 +51,12 @@ class Scenario:
     tag: str = "bench"
 
 
-def prompt_for(s: Scenario, label: str, client: int, n: int) -> tuple[str, str]:
-    """The prompt, and the text the simulator answers it with."""
-    text = f"{s.tag} {os.getpid()} {client} {n} {label}"
+def prompt_for(s: Scenario, ep: Endpoint, client: int, n: int) -> tuple[str, str]:
+    """The prompt, and the text the simulator answers it with (an embedding: its fingerprint)."""
+    text = f"{s.tag} {os.getpid()} {client} {n} {ep.label}"
+    if ep.shape in EMBED_SHAPES:
+        dim = family_of(ep.model, embedding=True).embedding_length
+        return text, fingerprint(embedding_for(ep.model, text, dim))
     directive = orjson.dumps({"n": s.tokens, "rate": s.rate, "ttft": s.ttft}).decode()
     return f"SIM: {directive}\n{text}", "".join(tokens_for(text, s.tokens))
 
@@ -90,7 +95,7 @@ async def client(
             break
         for j in range(k):
             ep = s.endpoints[(n + j) % k]
-            prompt, expected = prompt_for(s, ep.label, index, n)
+            prompt, expected = prompt_for(s, ep, index, n)
             began = time.perf_counter()
             try:
                 sample, text = await call(http, s, ep, prompt)

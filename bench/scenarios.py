@@ -87,6 +87,17 @@ SCENARIOS = [
         rate=0.0,
     ),
     Spec(
+        "embed",
+        "one short text embedded (one input), one at a time; both dialects in turn",
+        ("openai-embed", "ollama-embed"),
+        stream=False,
+        clients=1,
+        requests=101,
+        discard=1,
+        tokens=0,
+        rate=0.0,
+    ),
+    Spec(
         WRK,
         "short non-streaming generations (5 tokens), wrk, 64 connections, 5 s per path, 2 rounds",
         ("native", "openai"),

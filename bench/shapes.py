@@ -6,10 +6,13 @@
                      number) on every event
     ollama-generate  Ollama's /api/generate: NDJSON lines with `response`
     ollama-chat      Ollama's /api/chat: NDJSON lines with `message.content`
+    openai-embed     OpenAI's /v1/embeddings (one input), whole: `data[0].embedding`
+    ollama-embed     Ollama's /api/embed (one input), whole: `embeddings[0]`
 
 Where a stream numbers its events (`id:`), a repeated number counts as a duplicate and a number
 lower than one already seen as a reordering; every answer's text is also compared with the text
-the simulator made for the prompt, so a lost, repeated or misplaced piece fails either way.
+the simulator made for the prompt, so a lost, repeated or misplaced piece fails either way. An
+embedding's "text" is a fingerprint of its vector (`fingerprint`), compared with the simulator's.
 """
 
 import time
@@ -33,8 +36,19 @@ class Sample:
     error: str | None = None
 
 
+EMBED_SHAPES = frozenset({"openai-embed", "ollama-embed"})
+
+
+def fingerprint(vector: list[float]) -> str:
+    """A vector as text to compare: its length and first components, to 5 decimals (each path
+    prints float32 values its own way)."""
+    return f"{len(vector)}:" + ",".join(f"{v:.5f}" for v in vector[:8])
+
+
 def body(shape: str, model: str, prompt: str, stream: bool) -> dict[str, Any]:
     """The request body that asks `prompt` in `shape`."""
+    if shape in EMBED_SHAPES:
+        return {"model": model, "input": [prompt]}
     if shape == "native":
         return {"prompt": prompt, "stream": stream}
     if shape == "ollama-generate":
@@ -44,6 +58,10 @@ def body(shape: str, model: str, prompt: str, stream: bool) -> dict[str, Any]:
 
 def whole_text(shape: str, data: dict[str, Any]) -> str:
     """The text of a whole (non-streamed) answer."""
+    if shape == "openai-embed":
+        return fingerprint(data["data"][0]["embedding"])
+    if shape == "ollama-embed":
+        return fingerprint(data["embeddings"][0])
     if shape in ("native", "ollama-generate"):
         return str(data.get("response", ""))
     if shape == "ollama-chat":

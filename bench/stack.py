@@ -25,6 +25,7 @@ import psutil
 import redis
 
 from bench import peer
+from bench.shapes import EMBED_SHAPES
 from tests import processes
 
 BENCH_DB = "llm_bench"
@@ -34,6 +35,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 MASTER_KEY = "bench-master-key-0123456789"
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 SIM_MODEL = "qwen3:8b"
+EMBED_MODEL = "all-minilm:latest"  # the simulator's embedding model
 PATHS = ("direct", "peer", "us")
 # dialect -> path -> (process, URL path, wire shape): what each path calls for that dialect.
 # `direct` is the simulator's endpoint of the same shape as ours (the native endpoint's is
@@ -55,6 +57,14 @@ DIALECTS: dict[str, dict[str, tuple[str, str, str]]] = {
     "ollama-generate": {
         "direct": ("sim", "/api/generate", "ollama-generate"),
         "us": ("api", "/api/generate", "ollama-generate"),
+    },
+    "openai-embed": {
+        "direct": ("sim", "/v1/embeddings", "openai-embed"),
+        "us": ("api", "/v1/embeddings", "openai-embed"),
+    },
+    "ollama-embed": {
+        "direct": ("sim", "/api/embed", "ollama-embed"),
+        "us": ("api", "/api/embed", "ollama-embed"),
     },
 }
 
@@ -131,6 +141,7 @@ class BenchStack:
             "REDIS_NAMESPACE": self.namespace,
             "OLLAMA_BASE_URL": self.sim_url,
             "OLLAMA_MODEL": SIM_MODEL,
+            "ALLOWED_MODELS": EMBED_MODEL,
             "OLLAMA_MAX_CONNECTIONS": "2000",
             # One worker process holds every stream of the largest scenario.
             "WORKER_CONCURRENCY": "1100",
@@ -181,7 +192,11 @@ class BenchStack:
             "label": f"{dialect}/{path}",
             "url": base + url_path,
             "shape": shape,
-            "model": peer.MODEL if process == "peer" else SIM_MODEL,
+            "model": (
+                peer.MODEL
+                if process == "peer"
+                else EMBED_MODEL if shape in EMBED_SHAPES else SIM_MODEL
+            ),
             "headers": AUTH if process == "api" else {},
         }
 

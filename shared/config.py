@@ -78,6 +78,12 @@ class Settings(BaseSettings):
 
     MAX_PROMPT_CHARS: int = Field(default=100_000, ge=1)
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
+    # Images (base64, as sent) a request may carry, on top of MAX_BODY_BYTES, on the routes
+    # that take images; 0: no images.
+    MAX_IMAGE_BYTES: int = Field(default=20_971_520, ge=0)
+    # Texts in one embedding request (one job): OpenAI's own limit. Their vectors travel back
+    # whole (2,048 vectors of 768 numbers are about 30 MB of JSON).
+    MAX_EMBED_INPUTS: int = Field(default=2048, ge=1)
     # Browser origins (`scheme://host[:port]`, comma-separated; `*`: any) whose pages may call
     # the API. Empty: no CORS headers at all, so only pages of the API's own origin (/ui) can.
     CORS_ORIGINS: str = ""

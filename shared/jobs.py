@@ -89,7 +89,8 @@ class GenerationJob(BaseModel):
     """What a worker needs to run one generation; the prompt travels here, not via the database."""
 
     generation_id: str
-    kind: Literal["generate", "chat"] = "generate"
+    # Ollama's endpoint: /api/generate, /api/chat, or /api/embed (an embedding job).
+    kind: Literal["generate", "chat", "embed"] = "generate"
     request: dict[str, Any]  # Ollama's request body, as the dialect translated it
     stream: bool
     queued_at: float = 0.0  # epoch seconds
@@ -105,10 +106,31 @@ class GenerationJob(BaseModel):
 
     @cached_property
     def prompt(self) -> str:
-        """What the record keeps as its prompt (a chat: its messages, as JSON)."""
+        """What the record keeps as its prompt: a chat's messages and an embedding job's inputs
+        as JSON; never images (records keep text only)."""
         if self.kind == "chat":
-            return orjson.dumps(self.request.get("messages", [])).decode()
+            messages = [
+                {k: v for k, v in m.items() if k != "images"} if isinstance(m, dict) else m
+                for m in self.request.get("messages", [])
+            ]
+            return orjson.dumps(messages).decode()
+        if self.kind == "embed":
+            return orjson.dumps(self.inputs).decode()
         return str(self.request.get("prompt", ""))
+
+    @property
+    def inputs(self) -> list[Any]:
+        """An embedding job's inputs: /api/embed's `input` (a text or a list of them), or the
+        older /api/embeddings' one `prompt`; an empty text is none, as Ollama reads it."""
+        given = self.request.get("input", self.request.get("prompt"))
+        if isinstance(given, list):
+            return given
+        return [given] if given else []
+
+    @property
+    def input_count(self) -> int:
+        """An embedding job's number of inputs."""
+        return len(self.inputs)
 
     @property
     def llm_model(self) -> str:

@@ -15,6 +15,7 @@ Redis, even one database, without hearing each other's wake-ups, revocations or 
     <ns>:gen:<id>:log           a generation's replay log (a Stream with ids 0-<seq>)
     <ns>:gen:<id>:clients       how many clients are attached to its stream
     <ns>:gen:<id>:cancel        set when a cancel was asked for
+    <ns>:gen:<id>:response      a Responses API request's echoed fields (JSON), for retrieval
     <ns>:limits:<owner>:rpm     the owner's generations of the last minute (score: start, s)
     <ns>:limits:<owner>:active  the owner's generations not yet ended (score: latest end, s)
     <ns>:limits:<owner>:resumes the owner's open resumed streams (score: latest end, s)
@@ -85,6 +86,9 @@ class Keys:
 
     def cancel(self, generation_id: str) -> str:
         return f"{self.namespace}:gen:{generation_id}:cancel"
+
+    def response(self, generation_id: str) -> str:
+        return f"{self.namespace}:gen:{generation_id}:response"
 
     def rate(self, owner: str) -> str:
         return f"{self.namespace}:limits:{owner}:rpm"

@@ -30,6 +30,8 @@ from shared.errors import (
 )
 
 Kind = Literal["generate", "chat"]
+# What an embedding answer reports besides its vectors.
+EMBED_STAT_FIELDS = ("total_duration", "load_duration", "prompt_eval_count")
 
 STAT_FIELDS = (
     "done_reason",
@@ -47,12 +49,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Chunk:
-    """One line of Ollama's stream: text (possibly empty), thinking, or the final statistics."""
+    """One line of Ollama's stream: text (possibly empty), thinking, tool calls, or the final
+    statistics."""
 
     text: str
     thinking: str | None = None
     done: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,6 +137,33 @@ class OllamaClient:
                     # Closing the connection is what makes Ollama stop generating.
                     response.close()
 
+    async def embed(self, request: dict[str, Any], bound_s: float) -> dict[str, Any]:
+        """One embedding request, whole: /api/embed (`input`), or the older /api/embeddings
+        (`prompt`); Ollama's answer as it sent it. Every failure comes out as an `AppError`."""
+        model = str(request.get("model"))
+        path = "/api/embeddings" if "prompt" in request else "/api/embed"
+        try:
+            async with asyncio.timeout(bound_s):
+                async with self._http().post(
+                    f"{self.base_url}{path}", data=orjson.dumps(request), headers=JSON_HEADERS
+                ) as response:
+                    body = await response.read()
+                    if response.status != 200:
+                        raise status_error(response.status, body, model)
+                    try:
+                        answer: dict[str, Any] = orjson.loads(body)
+                    except orjson.JSONDecodeError as e:
+                        raise UpstreamError(
+                            f"Ollama's embedding answer is not JSON ({model})"
+                        ) from e
+                    return answer
+        except AppError:
+            raise
+        except TimeoutError as e:
+            raise UpstreamTimeout(f"Ollama did not answer the embedding in time ({model})") from e
+        except Exception as e:
+            raise connection_error(e, self.base_url) from e
+
     async def get_json(self, path: str) -> Any:
         try:
             async with asyncio.timeout(self._connect_timeout + 5):
@@ -155,15 +186,17 @@ class OllamaClient:
 
 
 def _chunk(kind: Kind, data: dict[str, Any]) -> Chunk:
+    tool_calls = None
     if kind == "generate":
         text, thinking = data.get("response") or "", data.get("thinking")
     else:
         message = data.get("message") or {}
         text, thinking = message.get("content") or "", message.get("thinking")
+        tool_calls = message.get("tool_calls") or None
     if not data.get("done"):
-        return Chunk(text, thinking)
+        return Chunk(text, thinking or None, tool_calls=tool_calls)
     stats = {name: data[name] for name in STAT_FIELDS if data.get(name) is not None}
-    return Chunk(text, thinking, done=True, stats=stats)
+    return Chunk(text, thinking or None, done=True, stats=stats, tool_calls=tool_calls)
 
 
 def status_error(status: int, body: bytes, model: str) -> AppError:

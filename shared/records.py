@@ -46,7 +46,11 @@ class GenerationRow:
     prompt: str | None
     queued_at: datetime
     end_user: str | None = None
+    kind: str = "generate"
     response: str | None = None
+    thinking: str | None = None
+    tool_calls: str | None = None  # JSON text (asyncpg writes jsonb from text)
+    input_count: int | None = None
     error_type: str | None = None
     error_message: str | None = None
     done_reason: str | None = None
@@ -75,6 +79,7 @@ class GenerationRow:
             prompt=job.prompt if job.store_content else None,
             queued_at=datetime.fromtimestamp(job.queued_at, UTC),
             end_user=job.end_user,
+            kind=job.kind,
             **fields,
         )
 

@@ -13,6 +13,11 @@ An event is `[seq, type, payload]`:
 
     [1, "start", {"worker": "...", "attempt": 1}]      a worker picked the job up
     [2, "chunk", "text"]                                 text, exactly as Ollama sent it
+    [3, "thinking", "text"]                              the model's reasoning (Ollama's
+                                                         `thinking`), exactly as it sent it
+    [4, "tool_calls", [{"id": ..., "function": {"name": ..., "arguments": {...}}}]]
+                                                         tool calls, in Ollama's shape
+    [5, "result", {"embeddings": [[...], ...]}]          an embedding job's vectors
     [9, "done",  {"done_reason": "stop", ...}]           the last event of a success
     [9, "error", {"type": "...", "message": "..."}]      the last event of a failure or cancel
 """
@@ -30,9 +35,14 @@ from shared.keys import Keys
 
 START = "start"
 CHUNK = "chunk"
+THINKING = "thinking"
+TOOL_CALLS = "tool_calls"
+RESULT = "result"
 DONE = "done"
 ERROR = "error"
 TERMINAL = frozenset({DONE, ERROR})
+# What a generation produces (anything a client is shown before the end).
+CONTENT = frozenset({CHUNK, THINKING, TOOL_CALLS, RESULT})
 
 # The replay log's one field per entry.
 LOG_FIELD = b"e"
@@ -88,9 +98,18 @@ def log_append(keys: Keys, generation_id: str, seq: int, encoded: bytes) -> Comm
     return ("XADD", keys.log(generation_id), f"0-{seq}", LOG_FIELD, encoded)
 
 
-def live_publish(keys: Keys, generation_id: str, encoded: Sequence[bytes]) -> Command:
-    """The command that publishes one flush of encoded events on the live channel."""
-    return ("PUBLISH", keys.live(generation_id), live_message(encoded))
+# An event larger than this (an embedding batch's vectors, a huge tool call) goes to the replay
+# log only, not on the live channel: Redis drops a subscriber whose output buffer passes
+# `client-output-buffer-limit pubsub` (32 MB by default), and a web process's one subscription
+# carries all of its streams. The relay reads the gap it leaves from the log.
+LIVE_MAX_EVENT_BYTES = 64 * 1024
+
+
+def live_publish(keys: Keys, generation_id: str, encoded: Sequence[bytes]) -> Command | None:
+    """The command that publishes one flush of encoded events on the live channel (without the
+    events over LIVE_MAX_EVENT_BYTES); None if none is left."""
+    live = [data for data in encoded if len(data) <= LIVE_MAX_EVENT_BYTES]
+    return ("PUBLISH", keys.live(generation_id), live_message(live)) if live else None
 
 
 def _logged(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
@@ -127,6 +146,7 @@ async def append_terminal(
         return None
     async with redis.pipeline(transaction=False) as pipe:
         pipe.expire(keys.log(generation_id), retention_s)
-        pipe.execute_command(*live_publish(keys, generation_id, [encoded]))
+        if (publish := live_publish(keys, generation_id, [encoded])) is not None:
+            pipe.execute_command(*publish)
         await pipe.execute()
     return event

@@ -36,6 +36,8 @@ ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MODEL = "qwen3:8b"
+# The simulator's embedding model; every stack allows it beside MODEL.
+EMBED_MODEL = "all-minilm:latest"
 MASTER_KEY = "the-test-suites-master-key-0123456789"
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
@@ -187,6 +189,7 @@ def stack_env(database_url: str, stack: str, ollama_url: str, **extra: object) -
         "REDIS_NAMESPACE": namespace(stack),
         "OLLAMA_BASE_URL": ollama_url,
         "OLLAMA_MODEL": MODEL,
+        "ALLOWED_MODELS": EMBED_MODEL,
         "MASTER_API_KEY": MASTER_KEY,
         "API_KEY_HASH_SECRET": "the-test-suites-hash-secret",
         "STREAM_KEEPALIVE_SECONDS": "1",

@@ -12,6 +12,20 @@ import orjson
 from shared.models import Generation
 from tests import sse
 
+# A function tool, in OpenAI's shape (Ollama's too); the simulator calls it with {"city": "sim"}.
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
 
 def directive(**fields: object) -> str:
     """A prompt first line that steers the simulator (see simulator/script.py)."""

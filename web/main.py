@@ -24,18 +24,21 @@ from web.ops.queue_status import QueueStatus
 from web.ops.readiness import Readiness
 from web.routes import (
     depends_on,
+    embeddings,
     generate,
     generations,
     health,
     keys,
     ollama,
     openai,
+    responses,
     usage,
 )
 from web.state import AppState
 from web.streaming.hub import StreamHub
 from web.streaming.response import Responder
 from web.ui import router as ui
+from web.upstream import Upstream
 
 
 @asynccontextmanager
@@ -62,6 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     submitter = JobSubmitter(link, names)
     auth = Authenticator(sessions, settings)
     readiness = Readiness(sessions, redis, queue)
+    upstream = Upstream(settings)
     hub.on_control(KEY_CHANGED, auth.forget)
     await hub.start()
     await records.start()
@@ -82,10 +86,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auth=auth,
         queue=queue,
         readiness=readiness,
+        upstream=upstream,
     )
     try:
         yield
     finally:
+        await upstream.aclose()
         await auth.aclose()
         await presence.aclose()
         await submitter.aclose()
@@ -117,7 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: the access log sees everything; the auth gate answers a request without a
     # valid key before the body limit (or anything) reads its body.
     app.add_middleware(
-        BodyLimit, max_bytes=settings.MAX_BODY_BYTES, timeout_s=settings.HTTP_BODY_TIMEOUT_SECONDS
+        BodyLimit,
+        max_bytes=settings.MAX_BODY_BYTES,
+        timeout_s=settings.HTTP_BODY_TIMEOUT_SECONDS,
+        image_bytes=settings.MAX_IMAGE_BYTES,
     )
     app.add_middleware(AuthGate, failures_per_minute=settings.AUTH_FAILURES_PER_MINUTE)
     if settings.cors_origins:
@@ -132,11 +141,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generations.router,
         keys.router,
         openai.router,
+        responses.router,
         ollama.router,
+        embeddings.openai_router,
+        embeddings.ollama_router,
         health.router,
         usage.router,
         api_docs.router,
         ui.router,
+        # Last: what no other route takes under /api/ is Ollama's 404 (not /api/v1/).
+        ollama.unknown_router,
     ]
     for router in app.state.routers:
         app.include_router(router)

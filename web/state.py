@@ -17,6 +17,7 @@ from web.ops.readiness import Readiness
 from web.streaming.hub import StreamHub
 from web.streaming.relay import WaitBounds
 from web.streaming.response import Responder
+from web.upstream import Upstream
 
 
 @dataclass
@@ -35,6 +36,8 @@ class AppState:
     auth: Authenticator
     queue: QueueStatus
     readiness: Readiness
+    # The web process's own calls to Ollama (its serving API; generations go to the workers).
+    upstream: Upstream
 
     @property
     def wait_bounds(self) -> WaitBounds:

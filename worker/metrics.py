@@ -30,6 +30,10 @@ DURATION = Histogram(
 )
 GENERATIONS = Counter("llm_generations_total", "Generations ended, by outcome", ["outcome"])
 TOKENS = Counter("llm_tokens_total", "Tokens, as Ollama counts them", ["kind"])
+TOOL_CALLS = Counter("llm_tool_calls_total", "Tool calls models answered")
+EMBEDDING_INPUTS = Counter(
+    "llm_embedding_inputs_total", "Inputs embedded by jobs that succeeded (texts, not jobs)"
+)
 WORKER_ERRORS = Counter("llm_worker_errors_total", "Generations failed, by error type", ["type"])
 KEY_TOKENS = Counter(
     "llm_key_tokens_total",

@@ -100,12 +100,13 @@ class GenerationStream:
         for item in held:
             self._publisher._commit.add(item)
 
-    def send_text(self, text: str) -> None:
-        """Queue text for the next flush; raises if an earlier flush of this stream failed."""
+    def send_text(self, text: str, kind: str = CHUNK) -> None:
+        """Queue text (a `chunk` of the answer, or of `thinking`) for the next flush; raises if
+        an earlier flush of this stream failed."""
         if self.failed is not None:
             raise PublishFailed(f"could not publish to Redis: {self.failed!r}")
         # The first text goes out at once: time to first token is not traded for batching.
-        self._add(_Item(self, text), urgent=not self._texted)
+        self._add(_Item(self, text, kind), urgent=not self._texted)
         self._texted = True
 
     def post(self, kind: str, payload: Any) -> None:
@@ -173,25 +174,31 @@ class StreamPublisher:
         return GenerationStream(self, generation_id, last_seq, linger, owner, end_user)
 
     def _events(self, items: list[_Item]) -> tuple[list[tuple[int, bytes]], bool, bool]:
-        """Number one generation's items, joining consecutive text into one chunk."""
+        """Number one generation's items, joining consecutive text of one kind (answer or
+        thinking) into one event."""
         stream = items[0].stream
         events: list[tuple[int, bytes]] = []
         texts: list[str] = []
+        text_kind = CHUNK
         terminal = started = False
         for item in items:
             if item.text is not None:
+                if texts and item.kind != text_kind:
+                    events.append(stream._number(text_kind, "".join(texts)))
+                    texts = []
+                text_kind = item.kind or CHUNK
                 texts.append(item.text)
                 continue
             if item.kind is None:  # a flush barrier
                 continue
             if texts:
-                events.append(stream._number(CHUNK, "".join(texts)))
+                events.append(stream._number(text_kind, "".join(texts)))
                 texts = []
             events.append(stream._number(item.kind, item.payload))
             terminal = terminal or item.kind in TERMINAL
             started = started or item.kind == START
         if texts:
-            events.append(stream._number(CHUNK, "".join(texts)))
+            events.append(stream._number(text_kind, "".join(texts)))
         return events, terminal, started
 
     def _ending(self, stream: GenerationStream) -> list[tuple[Any, ...]]:
@@ -227,31 +234,36 @@ class StreamPublisher:
                 replies = [None if _already_logged(r) else r for r in replies]
             return replies
 
+    def _commands(self, stream: GenerationStream, items: list[_Item]) -> list[tuple[Any, ...]]:
+        """One generation's part of a flush: log, publish, and what its start or end changes."""
+        events, terminal, started = self._events(items)
+        if not events:
+            return []
+        keys, gid = self._keys, stream.generation_id
+        own = [log_append(keys, gid, seq, data) for seq, data in events]
+        if started:
+            own.append(("ZREM", keys.waiting, gid))  # it waits no longer
+        if terminal and stream.owner is not None:
+            own += self._ending(stream)
+        if not stream._expiry_set or terminal:
+            # While it runs the log outlives the longest generation; once it ends, the
+            # retention time counts from the end.
+            ttl = self._retention_s if terminal else self._live_ttl_s
+            own.append(("EXPIRE", keys.log(gid), ttl))
+            stream._expiry_set = True
+        if (publish := live_publish(keys, gid, [data for _, data in events])) is not None:
+            own.append(publish)
+        return own
+
     async def _flush(self, items: list[_Item]) -> list[Exception | None]:
         """One pipeline for every stream's events; a stream's failure is only its own."""
         by_stream: dict[GenerationStream, list[_Item]] = {}
         for item in items:
             by_stream.setdefault(item.stream, []).append(item)
-        keys = self._keys
         commands: list[tuple[Any, ...]] = []
         owners: list[GenerationStream] = []
         for stream, stream_items in by_stream.items():
-            events, terminal, started = self._events(stream_items)
-            if not events:
-                continue
-            gid = stream.generation_id
-            own = [log_append(keys, gid, seq, data) for seq, data in events]
-            if started:
-                own.append(("ZREM", keys.waiting, gid))  # it waits no longer
-            if terminal and stream.owner is not None:
-                own += self._ending(stream)
-            if not stream._expiry_set or terminal:
-                # While it runs the log outlives the longest generation; once it ends, the
-                # retention time counts from the end.
-                ttl = self._retention_s if terminal else self._live_ttl_s
-                own.append(("EXPIRE", keys.log(gid), ttl))
-                stream._expiry_set = True
-            own.append(live_publish(keys, gid, [data for _, data in events]))
+            own = self._commands(stream, stream_items)
             commands.extend(own)
             owners.extend([stream] * len(own))
         if not commands:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base
@@ -44,6 +45,7 @@ class Generation(Base):
             "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')",
             name="status_valid",
         ),
+        CheckConstraint("kind IN ('generate', 'chat', 'embed')", name="kind_valid"),
         Index("ix_generations_queued_at", "queued_at"),
         Index("ix_generations_api_key_id_queued_at", "api_key_id", "queued_at"),
         Index(
@@ -59,10 +61,18 @@ class Generation(Base):
     # Who behind the key asked: OpenAI's `user`, or the END_USER_HEADER of the request.
     end_user: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=GenerationStatus.QUEUED)
+    # What Ollama was asked: `generate` (/api/generate), `chat` (/api/chat) or `embed`.
+    kind: Mapped[str] = mapped_column(String(16), default="generate", server_default="generate")
     llm_model: Mapped[str] = mapped_column(String(200))
     stream: Mapped[bool] = mapped_column(Boolean)
     prompt: Mapped[str | None] = mapped_column(Text)
     response: Mapped[str | None] = mapped_column(Text)
+    # The model's reasoning (Ollama's `thinking`), kept like the response.
+    thinking: Mapped[str | None] = mapped_column(Text)
+    # The tool calls the model answered, in Ollama's shape (a JSON list).
+    tool_calls: Mapped[list[dict] | None] = mapped_column(JSONB)
+    # An embedding job's number of inputs (the vectors themselves are never kept).
+    input_count: Mapped[int | None] = mapped_column(Integer)
     error_type: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     done_reason: Mapped[str | None] = mapped_column(String(32))

@@ -7,7 +7,7 @@ final status is written once: the first writer wins, so a late "succeeded" never
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -15,8 +15,10 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     delete,
     func,
+    literal,
     literal_column,
     select,
     tuple_,
@@ -38,6 +40,9 @@ RUNNING_FIELDS = ("status", "started_at", "worker_id", "attempts")
 OUTCOME_FIELDS = (
     *RUNNING_FIELDS,
     "response",
+    "thinking",
+    "tool_calls",
+    "input_count",
     "error_type",
     "error_message",
     "done_reason",
@@ -204,6 +209,18 @@ async def usage(
     return [UsageRow(str(g), int(n), int(p), int(c)) for g, n, p, c in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What a generation's stream had carried when the web side ended it."""
+
+    stored: bool  # whether content may be kept at all (STORE_CONTENT)
+    text: str = ""
+    thinking: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    chunks: int = 0
+    thinking_chunks: int = 0
+
+
 async def finish_open(
     session: AsyncSession,
     *,
@@ -213,20 +230,34 @@ async def finish_open(
     error_message: str,
     finished_at: Any,
     only_queued: bool = False,
-    delivered: tuple[str | None, int] | None = None,
+    delivered: "Delivered | None" = None,
 ) -> Generation | None:
     """End a generation no worker will finish (cancelled in the queue, worker lost, timed out).
 
     Returns the row if it changed; None if it was final already (or running, with
-    `only_queued`), in which case whoever holds it records the outcome. `delivered`: the text
-    (None: not stored) and the number of chunks the stream had carried.
+    `only_queued`), in which case whoever holds it records the outcome. `delivered`: what the
+    stream had carried.
     """
     produced: dict[str, Any] = {}
     if delivered is not None:
-        text, chunks = delivered
-        produced = {"chunk_count": chunks, "completion_tokens": chunks}
-        if text is not None:
-            produced["response"] = storable(text)
+        produced = {
+            "chunk_count": delivered.chunks,
+            # One token an event, as the worker counts a stream cut short.
+            "completion_tokens": delivered.chunks + delivered.thinking_chunks,
+        }
+        if delivered.stored:
+            # Only a record that kept its prompt keeps content: a request's `store: false` too.
+            kept = {
+                "response": storable(delivered.text),
+                "thinking": storable(delivered.thinking) or None,
+                "tool_calls": delivered.tool_calls or None,
+            }
+            produced |= {
+                name: case(
+                    (TABLE.c.prompt.is_(None), None), else_=literal(value, TABLE.c[name].type)
+                )
+                for name, value in kept.items()
+            }
     table = TABLE
     allowed = (GenerationStatus.QUEUED.value,) if only_queued else OPEN_STATUSES
     stmt = (

@@ -4,6 +4,7 @@ import pytest
 
 from shared.keys import Keys
 from shared.stream import (
+    LIVE_MAX_EVENT_BYTES,
     MAX_SEQ,
     Event,
     decode_event,
@@ -31,6 +32,12 @@ def test_the_commands_name_the_namespaced_log_and_channel():
     keys = Keys("ns1")
     assert log_append(keys, "g", 3, b"x") == ("XADD", "ns1:gen:g:log", "0-3", b"e", b"x")
     assert live_publish(keys, "g", [b"1", b"2"]) == ("PUBLISH", "ns1:gen:g:live", b"[1,2]")
+
+
+def test_an_event_too_big_for_pubsub_goes_to_the_log_only():
+    keys, big = Keys("ns1"), b'[2,"result","' + b"x" * LIVE_MAX_EVENT_BYTES + b'"]'
+    assert live_publish(keys, "g", [b"1", big, b"3"]) == ("PUBLISH", "ns1:gen:g:live", b"[1,3]")
+    assert live_publish(keys, "g", [big]) is None
 
 
 @pytest.mark.parametrize("text", ["0", "1", "42", str(MAX_SEQ)])

@@ -39,12 +39,22 @@ async def test_the_refusal_speaks_the_routes_dialect(client):
     # Refused before routing (a declared Content-Length): the route the path would take says
     # how to answer.
     big = "x" * 1_100_000
-    openai = await client.post("/v1/chat/completions", json={"model": "m", "prompt": big})
+    openai = await client.post("/v1/completions", json={"model": "m", "prompt": big})
     assert openai.status_code == 413
     assert openai.json()["error"]["code"] == "body_too_large"
     assert openai.json()["error"]["type"] == "invalid_request_error"
-    ollama = await client.post("/api/chat", json={"model": "m", "prompt": big})
+    ollama = await client.post("/api/embed", json={"model": "m", "input": big})
     assert ollama.status_code == 413 and isinstance(ollama.json()["error"], str)
+
+
+async def test_a_route_that_takes_images_still_bounds_the_rest(client, redis, sim, sessions):
+    # The bound of /api/chat is MAX_BODY_BYTES + MAX_IMAGE_BYTES, but only images may use the
+    # difference: 1.1 MB of anything else is refused once the body is read, and nothing runs.
+    before = await count_rows(sessions)
+    messages = [{"role": "user", "content": "hi", "padding": "x" * 1_100_000}]
+    r = await client.post("/api/chat", json={"model": "qwen3:8b", "messages": messages})
+    assert r.status_code == 413 and "MAX_BODY_BYTES" in r.json()["error"]
+    await assert_nothing_enqueued(redis, sim, sessions, before)
 
 
 async def test_a_body_that_stops_arriving_is_408(guarded_stack):

@@ -84,7 +84,9 @@ async def test_answers_and_errors_to_an_allowed_origin_carry_cors_headers(http):
     answers = [
         await http.get("/v1/models", headers=origin),  # no key: 401
         await http.get("/v1/models", headers={**origin, **AUTH}),
-        await http.post("/api/chat", headers={**origin, **AUTH}, json={"model": MODEL}),  # 400
+        await http.post(
+            "/api/chat", headers={**origin, **AUTH}, json={"model": MODEL, "messages": "?"}
+        ),
         await http.post("/api/v1/generate", headers={**origin, **AUTH}, json={"prompt": ""}),
         await http.get(f"{GENERATION}", headers={**origin, **AUTH}),  # 404
     ]

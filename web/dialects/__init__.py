@@ -13,7 +13,7 @@ Adding a dialect adds a module here and a router in web/routes/; nothing else ch
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -26,18 +26,22 @@ from shared.stream import Event
 
 @dataclass(frozen=True, slots=True)
 class OllamaCall:
-    """What a worker sends to Ollama for one generation: `/api/<kind>` with `request`."""
+    """What a worker sends to Ollama for one job: `/api/<kind>` with `request`."""
 
-    kind: Literal["generate", "chat"]
+    kind: Literal["generate", "chat", "embed"]
     request: dict[str, Any]
 
 
 @dataclass(slots=True)
 class Whole:
-    """A generation collected to its end."""
+    """A generation collected to its end: its text, Ollama's final statistics, and what else
+    it streamed (the thinking, tool calls in Ollama's shape, an embedding job's result)."""
 
     text: str
     stats: dict[str, Any]
+    thinking: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
 
 
 class Reply(ABC):
@@ -49,6 +53,9 @@ class Reply(ABC):
     headers: ClassVar[dict[str, str]] = {}
     # Whether idle ticks in the queue write `queued` (the generation's place) for this reply.
     shows_queue: ClassVar[bool] = False
+    # Whether a generation that fails before it produced anything is answered with the error's
+    # own HTTP status instead of a stream (a stream replayed for its events says it in them).
+    early_errors: bool = True
 
     @abstractmethod
     def encode(self, events: list[Event]) -> bytes:
@@ -69,9 +76,10 @@ class Reply(ABC):
 
 
 class GenerationRequest(Protocol):
-    """A dialect's request model for one generation."""
+    """A dialect's request model for one generation (or embedding job)."""
 
-    stream: bool
+    @property
+    def stream(self) -> bool: ...
 
     def to_ollama(self, settings: Settings) -> OllamaCall: ...
 

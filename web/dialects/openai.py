@@ -3,23 +3,37 @@ OpenAI's objects, stream chunks and error envelope back.
 
 Parameters mapped to Ollama: temperature, top_p, max_tokens / max_completion_tokens
 (num_predict), stop, seed, presence_penalty, frequency_penalty, response_format (json_object,
-json_schema: Ollama's `format`), reasoning_effort (Ollama's `think`). Ignored, because they do
-not change the answer: user, metadata, store, service_tier, parallel_tool_calls, modalities
-["text"], stream_options other than include_usage, n=1, logprobs=false. Rejected with 400,
-because the answer would not be what was asked: n>1, tools / functions / tool_choice,
-logprobs=true, logit_bias, audio, prediction, image parts, best_of>1 and echo (completions).
+json_schema: Ollama's `format`), reasoning_effort (Ollama's `think`; the reasoning comes back as
+`reasoning_content`, the field vLLM, DeepSeek and LiteLLM use), tools and tool_choice (Ollama's
+`tools`; its tool calls come back as OpenAI's `tool_calls`), image_url parts with data: URLs
+(Ollama's `images`). Ignored, because they do not change the answer: metadata, store,
+service_tier, parallel_tool_calls, modalities ["text"], stream_options other than
+include_usage, n=1, logprobs=false. Rejected with 400, because the answer would not be what was
+asked: n>1, functions / function_call (the pre-tools form), tool_choice "required",
+logprobs=true, logit_bias, audio, prediction, remote image URLs, best_of>1 and echo
+(completions). A field sent as null means its default. Messages, tools and images are
+translated in openai_messages.py (the Responses API shares them); embeddings are in
+openai_embeddings.py.
 """
 
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.config import Settings
 from shared.errors import AppError, BudgetExceeded, InvalidRequest
-from shared.stream import CHUNK, DONE, ERROR, Event
+from shared.stream import CHUNK, DONE, ERROR, THINKING, TOOL_CALLS, Event
 from web.dialects import Dialect, OllamaCall, Reply, Whole
-from web.dialects.native import KEEPALIVE, SSE_HEADERS
+from web.dialects.native import SSE_HEADERS
+from web.dialects.openai_messages import (
+    THINK,
+    Message,
+    offered_tools,
+    ollama_messages,
+    openai_tool_calls,
+    without_nulls,
+)
 from web.responses import dumps
 
 
@@ -52,10 +66,12 @@ DIALECT = Dialect(
     unknown_model="The model `{name}` does not exist or you do not have access to it.",
 )
 
+# Comments without the blank line after them (a comment needs none): openai-python's SSE decoder
+# (3.57) turns a blank line into an empty event, and fails on it, once an event had an `id:`.
+KEEPALIVE = b": keep-alive\n"
+
 REJECTED = (
-    "tools",
     "functions",
-    "tool_choice",
     "function_call",
     "logit_bias",
     "audio",
@@ -63,15 +79,11 @@ REJECTED = (
 )
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-
 class Common(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
+
+    _nulls = model_validator(mode="before")(without_nulls)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -85,6 +97,7 @@ class Common(BaseModel):
     # The end user behind the key (the queue is fair between them; see END_USER_HEADER).
     user: str | None = None
     logprobs: bool | None = None
+    top_logprobs: int | None = None
 
     def options(self) -> dict[str, Any]:
         stop = [self.stop] if isinstance(self.stop, str) else self.stop
@@ -108,8 +121,9 @@ class Common(BaseModel):
                 )
         if self.n != 1:
             raise InvalidRequest("n: only n=1 is supported", details=[{"loc": ["n"]}])
-        if self.logprobs:
-            raise InvalidRequest("logprobs: not supported", details=[{"loc": ["logprobs"]}])
+        if self.logprobs or self.top_logprobs:
+            name = "logprobs" if self.logprobs else "top_logprobs"
+            raise InvalidRequest(f"{name}: not supported", details=[{"loc": [name]}])
 
     @property
     def include_usage(self) -> bool:
@@ -120,12 +134,14 @@ class ChatRequest(Common):
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     response_format: dict[str, Any] | None = None
-    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
 
     def to_ollama(self, settings: Settings) -> OllamaCall:
         self.refuse_unsupported()
         model = DIALECT.resolve_model(settings, self.model)
-        messages = [_message(m) for m in self.messages]
+        messages = ollama_messages(self.messages)
         options = self.options()
         if self.max_completion_tokens is not None:
             options["num_predict"] = self.max_completion_tokens
@@ -133,7 +149,9 @@ class ChatRequest(Common):
         if (fmt := _format(self.response_format)) is not None:
             request["format"] = fmt
         if self.reasoning_effort is not None:
-            request["think"] = self.reasoning_effort
+            request["think"] = THINK[self.reasoning_effort]
+        if tools := offered_tools(self.tools, self.tool_choice):
+            request["tools"] = tools
         return OllamaCall("chat", request)
 
     def reply(self, generation_id: str) -> "Completion":
@@ -154,6 +172,10 @@ class CompletionRequest(Common):
     def to_ollama(self, settings: Settings) -> OllamaCall:
         self.refuse_unsupported()
         model = DIALECT.resolve_model(settings, self.model)
+        if (self.model_extra or {}).get("tools"):
+            raise InvalidRequest(
+                "tools: only chat completions take tools", details=[{"loc": ["tools"]}]
+            )
         if self.echo or (self.best_of or 1) > 1:
             raise InvalidRequest("echo and best_of are not supported")
         prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
@@ -175,16 +197,6 @@ class CompletionRequest(Common):
         )
 
 
-def _message(message: Message) -> dict[str, Any]:
-    role = "system" if message.role == "developer" else message.role
-    content = message.content
-    if isinstance(content, list):
-        if any(part.get("type") != "text" for part in content):
-            raise InvalidRequest("messages: only text content parts are supported")
-        content = "".join(str(part.get("text", "")) for part in content)
-    return {"role": role, "content": content or ""}
-
-
 def _format(response_format: dict[str, Any] | None) -> Any:
     kind = (response_format or {}).get("type", "text")
     if kind == "text":
@@ -199,7 +211,9 @@ def _format(response_format: dict[str, Any] | None) -> Any:
     raise InvalidRequest(f"response_format.type: {kind!r} is not supported")
 
 
-def finish_reason(stats: dict[str, Any]) -> str:
+def finish_reason(stats: dict[str, Any], tool_calls: bool = False) -> str:
+    if tool_calls:
+        return "tool_calls"
     return "length" if stats.get("done_reason") == "length" else "stop"
 
 
@@ -231,15 +245,23 @@ class Completion(Reply):
         self.model = model
         self.created = int(time.time())
         self.include_usage = include_usage
+        self.generation_id = generation_id
         self._started = False
+        self._calls = 0  # tool calls so far: the next one's index
 
     def whole(self, result: Whole) -> dict[str, Any]:
         text, stats = result.text, result.stats
         if self.chat:
-            choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if result.thinking:
+                message["reasoning_content"] = result.thinking
+            if result.tool_calls:
+                message["tool_calls"] = openai_tool_calls(result.tool_calls, self.generation_id)
+                message["content"] = text or None
+            choice: dict[str, Any] = {"index": 0, "message": message}
         else:
             choice = {"index": 0, "text": text}
-        choice |= {"logprobs": None, "finish_reason": finish_reason(stats)}
+        choice |= {"logprobs": None, "finish_reason": finish_reason(stats, bool(result.tool_calls))}
         return {
             **self._head("chat.completion" if self.chat else "text_completion"),
             "choices": [choice],
@@ -273,13 +295,20 @@ class Completion(Reply):
         parts: list[bytes] = []
         for event in events:
             if event.type == CHUNK:
-                if self.chat and not self._started:
-                    parts.append(self._chunk({"role": "assistant", "content": ""}, None))
-                self._started = True
+                self._start(parts)
                 delta = {"content": event.payload} if self.chat else event.payload
                 parts.append(self._chunk(delta, None, event.seq))
+            elif event.type == THINKING and self.chat:
+                self._start(parts)
+                parts.append(self._chunk({"reasoning_content": event.payload}, None, event.seq))
+            elif event.type == TOOL_CALLS and self.chat:
+                self._start(parts)
+                calls = openai_tool_calls(event.payload, self.generation_id, self._calls)
+                indexed = [{"index": self._calls + i, **c} for i, c in enumerate(calls)]
+                self._calls += len(calls)
+                parts.append(self._chunk({"tool_calls": indexed}, None, event.seq))
             elif event.type == DONE:
-                finish = finish_reason(event.payload)
+                finish = finish_reason(event.payload, self._calls > 0)
                 parts.append(self._chunk({} if self.chat else "", finish, event.seq))
                 if self.include_usage:
                     kind = "chat.completion.chunk" if self.chat else "text_completion"
@@ -289,6 +318,12 @@ class Completion(Reply):
             elif event.type == ERROR:
                 parts.append(self.error_event(event.seq, event.payload))
         return b"".join(parts)
+
+    def _start(self, parts: list[bytes]) -> None:
+        """A chat stream's first chunk names the role, as OpenAI's does."""
+        if self.chat and not self._started:
+            parts.append(self._chunk({"role": "assistant", "content": ""}, None))
+        self._started = True
 
     def error_event(self, seq: int, error: dict[str, Any]) -> bytes:
         body = {
@@ -302,4 +337,4 @@ class Completion(Reply):
         return b"id: %d\ndata: %s\n\n" % (seq, dumps(body))
 
     def queued(self, status: dict[str, Any]) -> bytes:
-        return b": queued %s\n\n" % dumps(status)
+        return b": queued %s\n" % dumps(status)

@@ -19,6 +19,7 @@ from shared.jobs import owner_of
 from shared.text import text_problem
 from web.auth import Principal
 from web.dialects import GenerationRequest
+from web.generations.follow import replaying
 from web.state import AppState
 from web.streaming.relay import Relay
 
@@ -78,16 +79,7 @@ async def reserve(
 
 async def attach(state: AppState, generation_id: str) -> Relay:
     """A relay of an existing generation from its first event (then live), as a new client."""
-    relay = Relay(
-        state.hub,
-        state.redis,
-        state.keys,
-        generation_id,
-        bounds=state.wait_bounds,
-        keepalive=state.settings.STREAM_KEEPALIVE_SECONDS,
-        replay=True,
-        first_tick=0.0,
-    )
+    relay = replaying(state, generation_id)
     await relay.open()
     try:
         await state.presence.attach(generation_id)

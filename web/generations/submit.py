@@ -20,7 +20,9 @@ import calendar
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,13 +30,21 @@ from starlette.responses import Response
 from shared import logs
 from shared.config import Settings
 from shared.db import transaction
-from shared.errors import AppError, BudgetExceeded, InvalidRequest, QueueFull, RateLimited
+from shared.errors import (
+    AppError,
+    BodyTooLarge,
+    BudgetExceeded,
+    InvalidRequest,
+    QueueFull,
+    RateLimited,
+)
 from shared.jobs import GenerationJob, Limits, Submitted, owner_of
 from shared.models import GenerationStatus
 from shared.records import GenerationRow
 from shared.services import generations
 from shared.text import request_problem, text_problem
 from web.auth import Principal
+from web.body_limit import BODY_BYTES
 from web.dialects import GenerationRequest, OllamaCall
 from web.generations import idempotency, options
 from web.state import AppState
@@ -51,15 +61,50 @@ async def answer(
     state: AppState, request: Request, principal: Principal, body: GenerationRequest
 ) -> Response:
     """Run one generation for a dialect's request and answer it in that dialect."""
+    started = await start(state, request, principal, body)
+    reply = body.reply(started.relay.generation_id)
+    response = await state.responder.respond(started.relay, request, reply, stream=body.stream)
+    return started.annotate(response)
+
+
+@dataclass(slots=True)
+class Started:
+    """A generation submitted (or, for an idempotent retry, found again), its relay open."""
+
+    relay: Relay
+    # What was dropped from the request (options.py).
+    ignored: list[str]
+    # When it was queued (epoch seconds, as recorded); None for a generation found again.
+    queued_at: float | None = None
+
+    def annotate(self, response: Response) -> Response:
+        if self.ignored:
+            response.headers[options.HEADER] = ", ".join(self.ignored)
+        return response
+
+
+async def start(
+    state: AppState,
+    request: Request,
+    principal: Principal,
+    body: GenerationRequest,
+    *,
+    store_content: bool = True,
+) -> Started:
+    """Check, record and queue a dialect's request, or attach to the generation an earlier
+    attempt with its Idempotency-Key made. `store_content` False: the record keeps no content
+    (as STORE_CONTENT=false does for every generation)."""
     call = body.to_ollama(state.settings)
     ignored = options.restrict(call.request, principal, state.settings)
-    check(call, state.settings)
+    check(call, state.settings, body_bytes=request.scope.get("state", {}).get(BODY_BYTES, 0))
     end_user = end_user_of(request, body, state.settings)
     generation_id = str(uuid.uuid4())
     promise = await idempotency.reserve(state, request, principal, body, generation_id)
+    queued_at = None
     if promise.existing is not None:  # a retry: the first attempt's generation, once more
         relay = await idempotency.attach(state, promise.existing)
     else:
+        queued_at = time.time()
         try:
             relay = await submit_generation(
                 state,
@@ -68,15 +113,13 @@ async def answer(
                 stream=body.stream,
                 end_user=end_user,
                 generation_id=generation_id,
+                store_content=store_content,
+                queued_at=queued_at,
             )
         except BaseException:
             await promise.release()  # nothing ran: a retry may try again
             raise
-    reply = body.reply(relay.generation_id)
-    response = await state.responder.respond(relay, request, reply, stream=body.stream)
-    if ignored:
-        response.headers[options.HEADER] = ", ".join(ignored)
-    return response
+    return Started(relay, ignored, queued_at)
 
 
 def end_user_of(request: Request, body: GenerationRequest, settings: Settings) -> str | None:
@@ -97,8 +140,41 @@ MAX_END_USER_CHARS = 200
 NOT_PROMPT = frozenset({"model", "images"})
 
 
-def check(call: OllamaCall, settings: Settings) -> None:
-    """Refuse, before anything is queued, what cannot travel or is longer than allowed."""
+def image_bytes(request: dict[str, Any]) -> int:
+    """The images' size, base64 as sent: the request's own and its messages'."""
+    holders = [request, *(m for m in request.get("messages") or [] if isinstance(m, dict))]
+    return sum(
+        len(image) if isinstance(image, str) else 0
+        for holder in holders
+        for image in holder.get("images") or []
+    )
+
+
+def check(call: OllamaCall, settings: Settings, *, body_bytes: int = 0) -> None:
+    """Refuse, before anything is queued, what cannot travel or is longer than allowed.
+    `body_bytes`: the size of a body that may carry images (web/body_limit.py lets it be
+    MAX_BODY_BYTES + MAX_IMAGE_BYTES); all but its images must fit MAX_BODY_BYTES."""
+    inputs = call.request.get("input")
+    if (
+        call.kind == "embed"
+        and isinstance(inputs, list)
+        and len(inputs) > settings.MAX_EMBED_INPUTS
+    ):
+        raise InvalidRequest(
+            f"input: {len(inputs)} texts, more than MAX_EMBED_INPUTS ({settings.MAX_EMBED_INPUTS})",
+            details=[{"loc": ["input"]}],
+        )
+    images = image_bytes(call.request)
+    if images > settings.MAX_IMAGE_BYTES:
+        raise BodyTooLarge(
+            f"images: {images} bytes of base64, more than MAX_IMAGE_BYTES "
+            f"({settings.MAX_IMAGE_BYTES})"
+        )
+    if body_bytes - images > settings.MAX_BODY_BYTES:
+        raise BodyTooLarge(
+            f"the request body without its images is larger than {settings.MAX_BODY_BYTES} "
+            "bytes (MAX_BODY_BYTES)"
+        )
     found = request_problem(call.request, skip=NOT_PROMPT)
     if found.problem is not None:
         where, why = found.problem
@@ -118,6 +194,8 @@ async def submit_generation(
     stream: bool,
     end_user: str | None = None,
     generation_id: str | None = None,
+    store_content: bool = True,
+    queued_at: float | None = None,
 ) -> Relay:
     """Start a generation for `principal` and return its relay, open and listening."""
     settings = state.settings
@@ -128,11 +206,11 @@ async def submit_generation(
         kind=call.kind,
         request=call.request,
         stream=stream,
-        queued_at=datetime.now(UTC).timestamp(),
+        queued_at=queued_at or datetime.now(UTC).timestamp(),
         api_key_id=str(principal.key_id) if principal.key_id else None,
         key_name=principal.name,
         end_user=end_user,
-        store_content=settings.STORE_CONTENT,
+        store_content=settings.STORE_CONTENT and store_content,
         request_id=logs.request_id.get(),
     )
     limits = limits_of(principal, end_user)

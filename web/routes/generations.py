@@ -14,21 +14,18 @@ from starlette.responses import Response
 from shared.errors import (
     Cancelled,
     Forbidden,
-    Gone,
     InvalidRequest,
     NotFound,
-    RateLimited,
     error_from_dict,
 )
-from shared.jobs import Limits, owner_of, release_stream_place, take_stream_place
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
-from shared.stream import CHUNK, DONE, Event, last_event, parse_seq, read_log
+from shared.stream import CHUNK, DONE, THINKING, TOOL_CALLS, Event, parse_seq, read_log
 from web.auth import Principal
 from web.deps import PrincipalDep, StateDep
 from web.dialects import native
+from web.generations.follow import follow, last_logged
 from web.state import AppState
-from web.streaming.relay import Relay
 
 router = APIRouter(
     prefix="/api/v1/generations", tags=["generations"], route_class=native.DIALECT.route_class
@@ -42,8 +39,17 @@ class GenerationOut(BaseModel):
     status: str
     llm_model: str
     stream: bool
-    prompt: str | None
+    kind: str = Field(description="`generate`, `chat` or `embed` (what Ollama was asked)")
+    prompt: str | None = Field(
+        description="The prompt; a chat's messages or an embedding job's inputs as JSON; never "
+        "images"
+    )
     response: str | None
+    thinking: str | None = Field(description="The model's reasoning, if it thought")
+    tool_calls: list[dict[str, Any]] | None = Field(
+        description="The tool calls it answered, in Ollama's shape"
+    )
+    input_count: int | None = Field(description="An embedding job's number of inputs")
     error_type: str | None
     error_message: str | None
     done_reason: str | None
@@ -150,7 +156,8 @@ async def get_generation(
         events = await read_log(state.redis, state.keys, str(generation_id))
     except (RedisError, OSError):
         return out
-    return with_outcome(out, events, store_content=state.settings.STORE_CONTENT)
+    # A record keeps content only if it kept its prompt (STORE_CONTENT, a request's `store`).
+    return with_outcome(out, events, store_content=row.prompt is not None)
 
 
 def with_outcome(out: GenerationOut, events: list[Event], *, store_content: bool) -> GenerationOut:
@@ -162,6 +169,10 @@ def with_outcome(out: GenerationOut, events: list[Event], *, store_content: bool
     update: dict[str, Any] = {"chunk_count": len(chunks)}
     if store_content:
         update["response"] = "".join(chunks)
+        thinking = [e.payload for e in events if e.type == THINKING]
+        update["thinking"] = "".join(thinking) or None
+        tool_calls = [call for e in events if e.type == TOOL_CALLS for call in e.payload]
+        update["tool_calls"] = tool_calls or None
     if last.type == DONE:
         stats = last.payload
         update |= {
@@ -207,47 +218,11 @@ async def resume_stream(
     after_seq = _after(last_event_id, after)
     row = await _find(state, principal, generation_id)
     gid = str(generation_id)
-    last = await last_event(state.redis, state.keys, gid)
-    if GenerationStatus(row.status).is_final and last is None:
-        retention = state.settings.STREAM_RETENTION_SECONDS
-        raise Gone(f"the stream of generation {gid} ended more than {retention} s ago")
+    last = await last_logged(state, row)
     if last is not None and last.is_terminal and last.seq <= after_seq:
         # The client has it all. 204 is also what tells an EventSource to stop reconnecting.
         return Response(status_code=204, headers={"X-Generation-ID": gid})
-    relay = Relay(
-        state.hub,
-        state.redis,
-        state.keys,
-        gid,
-        bounds=state.wait_bounds,
-        keepalive=state.settings.STREAM_KEEPALIVE_SECONDS,
-        after_seq=after_seq,
-        replay=True,
-        first_tick=0.0,
-    )
-    limits = Limits(
-        owner=owner_of(str(principal.key_id) if principal.key_id else None),
-        concurrency_limit=principal.concurrency_limit,
-    )
-    place = uuid.uuid4().hex
-    longest = state.settings.QUEUE_TIMEOUT_SECONDS + state.settings.GENERATION_TIMEOUT_SECONDS
-    if not await take_stream_place(state.redis, state.keys, limits, place, longest_s=longest):
-        raise RateLimited(
-            f"this key may follow {principal.concurrency_limit} streams at once",
-            retry_after=1,
-        )
-
-    async def release() -> None:
-        await release_stream_place(state.redis, state.keys, limits.owner, place)
-
-    try:
-        await relay.open()
-        await state.presence.attach(gid)
-    except BaseException:
-        relay.close()
-        await release()
-        raise
-    return await state.responder.stream(relay, native.GenerationReply(gid), on_close=release)
+    return await follow(state, principal, gid, native.GenerationReply(gid), after_seq=after_seq)
 
 
 @router.post("/{generation_id}/cancel", response_model=CancelOut)

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from shared.errors import DependencyUnavailable, QueueTimeout, UpstreamTimeout, WorkerLost
 from shared.keys import Keys
-from shared.stream import CHUNK, START, Event, read_log
+from shared.stream import CONTENT, START, Event, read_log
 from web.streaming.hub import SUBSCRIBE_TIMEOUT_SECONDS, StreamHub, Subscription
 
 
@@ -191,7 +191,7 @@ class Relay:
             self._phase = "loading"
             self._deadline = now + self._bounds.first_chunk
             self._end = now + self._bounds.total
-        elif event.type == CHUNK:
+        elif event.type in CONTENT:
             self._phase = "streaming"
             self._deadline = now + self._bounds.next_chunk
         elif self._phase != "queued":

@@ -9,13 +9,14 @@ that goes away before the end counts as gone (web/generations/presence.py).
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shared.errors import AppError, error_from_dict
-from shared.stream import CHUNK, DONE, ERROR, Event
+from shared.stream import CHUNK, CONTENT, DONE, ERROR, RESULT, THINKING, TOOL_CALLS, Event
 from web.dialects import Reply, Whole
 from web.generations.cancel import Cancellations
 from web.generations.presence import ClientPresence
@@ -45,14 +46,23 @@ async def _disconnected(request: Request) -> None:
 
 
 async def _collect(relay: Relay) -> Whole | AppError:
-    """The text to the end, or the error the generation ended with."""
+    """Everything to the end, or the error the generation ended with."""
     parts: list[str] = []
+    thinking: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    result: dict[str, Any] | None = None
     async for batch in relay.batches():
         for event in batch:
             if event.type == CHUNK:
                 parts.append(event.payload)
+            elif event.type == THINKING:
+                thinking.append(event.payload)
+            elif event.type == TOOL_CALLS:
+                tool_calls.extend(event.payload)
+            elif event.type == RESULT:
+                result = event.payload
             elif event.type == DONE:
-                return Whole("".join(parts), event.payload)
+                return Whole("".join(parts), event.payload, "".join(thinking), tool_calls, result)
             elif event.type == ERROR:
                 return error_from_dict(event.payload)
     raise AssertionError("the relay ended without a terminal event")
@@ -131,7 +141,7 @@ class Responder:
         try:
             async for batch in batches:
                 first.extend(batch)
-                if not batch or any(e.type in (CHUNK, DONE, ERROR) for e in batch):
+                if not batch or any(e.type in CONTENT or e.is_terminal for e in batch):
                     break
         except AppError as e:  # a bound ran out on this side, or the worker died
             relay.close()
@@ -141,7 +151,8 @@ class Responder:
         except BaseException:
             relay.close()
             raise
-        if first and first[-1].type == ERROR and not any(e.type == CHUNK for e in first):
+        failed_early = first and first[-1].type == ERROR
+        if reply.early_errors and failed_early and not any(e.type in CONTENT for e in first):
             relay.close()
             error = error_from_dict(first[-1].payload)
             error.generation_id = relay.generation_id
@@ -180,7 +191,7 @@ class Responder:
             async for batch in _with_first(first, batches):
                 if batch and batch[-1].is_terminal:
                     finished = True
-                if not first_text and any(e.type == CHUNK for e in batch):
+                if not first_text and any(e.type in CONTENT for e in batch):
                     first_text = True
                     metrics.TIME_TO_FIRST_TOKEN.observe(relay.age)
                 if batch and batch[-1].type == ERROR:

@@ -1,4 +1,5 @@
-"""The generate task: stream one generation from Ollama to its listeners, then record it."""
+"""The generate task: stream one generation from Ollama to its listeners, then record it. An
+embedding job runs the same way: one request to Ollama, its vectors one `result` event."""
 
 import asyncio
 import logging
@@ -6,13 +7,25 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from shared import logs
 from shared.errors import AppError, Cancelled, UpstreamBusy, UpstreamTimeout, WorkerLost
 from shared.jobs import GenerationJob
 from shared.models import GenerationStatus
-from shared.ollama import Bounds
+from shared.ollama import EMBED_STAT_FIELDS, Bounds, Kind
 from shared.records import GenerationRow
-from shared.stream import CHUNK, DONE, ERROR, START, TERMINAL, read_log
+from shared.stream import (
+    CONTENT,
+    DONE,
+    ERROR,
+    RESULT,
+    START,
+    TERMINAL,
+    THINKING,
+    TOOL_CALLS,
+    read_log,
+)
 from worker import metrics
 from worker.publisher import GenerationStream
 from worker.state import WorkerState
@@ -65,10 +78,14 @@ class GenerationRun:
         self.owner = job.owner
         self.attempt = attempt
         self.texts: list[str] = []
+        self.thinking: list[str] = []
+        self.tool_calls: list[dict[str, Any]] = []
+        self.embedded = False
         self.stats: dict[str, Any] = {}
         self.started_at = _now()
         self.picked_up = time.monotonic()
         self.first_token_at: datetime | None = None
+        self._last = 0.0
         metrics.QUEUE_WAIT.observe(max(0.0, self.started_at.timestamp() - job.queued_at))
 
     async def run(self) -> None:
@@ -124,7 +141,7 @@ class GenerationRun:
     async def _after_cancel(self, stream: GenerationStream) -> None:
         if await self._cancel_requested():
             await self._fail(stream, CANCELLED)
-        elif self.texts:
+        elif self.produced:
             # Stopped mid-stream (shutdown grace exceeded, arq's job timeout): the client has
             # half an answer, and a re-run would produce a different one.
             await self._fail(stream, WorkerLost("the worker stopped during the generation"))
@@ -141,7 +158,7 @@ class GenerationRun:
         )
         if any(e.type in TERMINAL for e in earlier):
             return None
-        if any(e.type == CHUNK for e in earlier):
+        if any(e.type in CONTENT for e in earlier):
             await self._fail(stream, WorkerLost("the worker streaming this generation died"))
             return None
         return earlier[-1].seq
@@ -157,7 +174,9 @@ class GenerationRun:
                         await self._stream_once(stream, bounds)
                         return
                     except UpstreamBusy:
-                        if self.texts or backoff is None or time.monotonic() + backoff > deadline:
+                        if self.produced or backoff is None:
+                            raise
+                        if time.monotonic() + backoff > deadline:
                             raise
                         await asyncio.sleep(backoff)
         except TimeoutError as e:
@@ -165,28 +184,58 @@ class GenerationRun:
                 "the generation took longer than GENERATION_TIMEOUT_SECONDS"
             ) from e
 
+    @property
+    def produced(self) -> bool:
+        """Whether anything has reached the stream (then Ollama cannot simply be asked again)."""
+        return bool(self.texts or self.thinking or self.tool_calls or self.embedded)
+
+    async def _embed_once(self, stream: GenerationStream, bounds: Bounds) -> None:
+        answer = await self.state.ollama.embed(self.job.request, bounds.first_chunk)
+        self._timed()
+        vectors = {k: answer[k] for k in ("embeddings", "embedding") if k in answer}
+        stream.post(RESULT, vectors)
+        self.embedded = True
+        self.stats = {k: answer[k] for k in EMBED_STAT_FIELDS if answer.get(k) is not None}
+
     async def _stream_once(self, stream: GenerationStream, bounds: Bounds) -> None:
-        last = time.monotonic()
-        async for chunk in self.state.ollama.stream(self.job.kind, self.job.request, bounds):
-            now = time.monotonic()
+        self._last = time.monotonic()
+        if self.job.kind == "embed":
+            await self._embed_once(stream, bounds)
+            return
+        kind: Kind = "chat" if self.job.kind == "chat" else "generate"
+        async for chunk in self.state.ollama.stream(kind, self.job.request, bounds):
+            # In Ollama's order within a line: the reasoning, the text, the tool calls.
+            if chunk.thinking:
+                self._timed()
+                stream.send_text(chunk.thinking, THINKING)
+                self.thinking.append(chunk.thinking)
             if chunk.text:
-                if self.first_token_at is None:
-                    self.first_token_at = _now()
-                    metrics.FIRST_TOKEN.observe(now - self.picked_up)
-                else:
-                    metrics.BETWEEN_CHUNKS.observe(now - last)
-                last = now
+                self._timed()
                 stream.send_text(chunk.text)
                 self.texts.append(chunk.text)
+            if chunk.tool_calls:
+                self._timed()
+                stream.post(TOOL_CALLS, chunk.tool_calls)
+                self.tool_calls.extend(chunk.tool_calls)
             if chunk.done:
                 self.stats = chunk.stats
+
+    def _timed(self) -> None:
+        """The time to the first token, or since the last chunk."""
+        now = time.monotonic()
+        if self.first_token_at is None:
+            self.first_token_at = _now()
+            metrics.FIRST_TOKEN.observe(now - self.picked_up)
+        else:
+            metrics.BETWEEN_CHUNKS.observe(now - self._last)
+        self._last = now
 
     def _tokens(self) -> int:
         """Prompt and completion tokens, as Ollama counts them (the chunks sent, if it never
         said: a stream cut short has no last line)."""
         stats = self.stats
         return int(stats.get("prompt_eval_count") or 0) + int(
-            stats.get("eval_count", len(self.texts))
+            stats.get("eval_count", len(self.texts) + len(self.thinking))
         )
 
     async def _cancel_requested(self) -> bool:
@@ -229,14 +278,22 @@ class GenerationRun:
     ) -> None:
         stats = self.stats
         row = self._row(stream, status)
-        row.response = "".join(self.texts) if self.job.store_content else None
+        if self.job.store_content:
+            row.response = "".join(self.texts)
+            row.thinking = "".join(self.thinking) or None
+            row.tool_calls = orjson.dumps(self.tool_calls).decode() if self.tool_calls else None
         if error is not None:
             row.error_type, row.error_message = error.type, error.message
         row.done_reason = stats.get("done_reason")
         row.prompt_tokens = stats.get("prompt_eval_count")
         # Ollama counts tokens only in its last line; a cancelled stream never gets it, so count
         # the chunks it sent (one token each).
-        row.completion_tokens = stats.get("eval_count", len(self.texts))
+        row.completion_tokens = stats.get("eval_count", len(self.texts) + len(self.thinking))
+        if self.job.kind == "embed":
+            row.input_count = self.job.input_count
+            row.completion_tokens = 0
+            if status == GenerationStatus.SUCCEEDED:
+                metrics.EMBEDDING_INPUTS.inc(self.job.input_count)
         row.first_token_at = self.first_token_at
         row.finished_at = finished_at = _now()
         row.total_duration_ns = stats.get("total_duration")
@@ -251,6 +308,8 @@ class GenerationRun:
         if row.prompt_tokens:
             metrics.TOKENS.labels("prompt").inc(row.prompt_tokens)
         metrics.TOKENS.labels("completion").inc(row.completion_tokens or 0)
+        if self.tool_calls:
+            metrics.TOOL_CALLS.inc(len(self.tool_calls))
         metrics.KEY_TOKENS.labels(metrics.KEY_NAMES(self.job.key_name)).inc(self._tokens())
         end_user = metrics.END_USERS(self.job.end_user) if self.job.end_user else "none"
         metrics.END_USER_GENERATIONS.labels(end_user).inc()

@@ -10,7 +10,7 @@ import pytest
 from shared.keys import Keys
 from simulator.script import tokens_for
 from tests import sse
-from tests.conftest import MAIN, MASTER_KEY, MODEL, namespace
+from tests.conftest import EMBED_MODEL, MAIN, MASTER_KEY, MODEL, namespace
 from tests.helpers import OpenStream, directive, final_record, sim_outcome, sim_records, unique
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +107,7 @@ async def test_json_response_format_reaches_ollama(async_client, sim):
 
 async def test_models_lists_what_a_key_may_use(async_client):
     models = await async_client.models.list()
-    assert [m.id for m in models.data] == [MODEL]
+    assert [m.id for m in models.data] == [MODEL, EMBED_MODEL]
     assert (await async_client.models.retrieve(MODEL)).id == MODEL
 
 
@@ -132,7 +132,9 @@ async def test_an_unknown_model_is_a_404_in_openais_envelope(async_client, stack
     ("extra", "param"),
     [
         ({"n": 2}, "n"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"functions": [{"name": "f"}]}, "functions"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"top_logprobs": 2}, "top_logprobs"),
         ({"logprobs": True}, "logprobs"),
         ({"logit_bias": {"1": 2}}, "logit_bias"),
     ],

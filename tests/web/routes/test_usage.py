@@ -42,9 +42,7 @@ async def test_usage_adds_up_to_the_records(stack, new_key, sessions):
     bob = [r for r in rows if r.end_user == "bob"]
     assert by_user["bob"]["completion_tokens"] == sum(r.completion_tokens for r in bob)
     assert usage["budgets"]["used_today"] == prompt + completion
-    assert [(k["group"], k["tokens"]) for k in usage["keys"]] == [
-        (made["id"], prompt + completion)
-    ]
+    assert [(k["group"], k["tokens"]) for k in usage["keys"]] == [(made["id"], prompt + completion)]
 
 
 async def test_a_range_without_generations_is_zero(stack, new_key):
