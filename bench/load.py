@@ -144,11 +144,13 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    result = orjson.dumps(asyncio.run(run(scenario)))
-    # The event loop may leave stdout non-blocking: a large result would then be cut short.
-    os.set_blocking(sys.stdout.fileno(), True)
-    sys.stdout.buffer.write(result)
-    sys.stdout.flush()
+    result = memoryview(orjson.dumps(asyncio.run(run(scenario))))
+    # The event loop may leave stdout non-blocking, and a write to a pipe may take only part of
+    # a large result (seen: 128 KiB of 400): written in a loop, on a blocking descriptor.
+    out = sys.stdout.fileno()
+    os.set_blocking(out, True)
+    while result:
+        result = result[os.write(out, result) :]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ the simulator made for the prompt, so a lost, repeated or misplaced piece fails 
 embedding's "text" is a fingerprint of its vector (`fingerprint`), compared with the simulator's.
 """
 
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +41,11 @@ EMBED_SHAPES = frozenset({"openai-embed", "ollama-embed"})
 
 
 def fingerprint(vector: list[float]) -> str:
-    """A vector as text to compare: its length and first components, to 5 decimals (each path
-    prints float32 values its own way)."""
-    return f"{len(vector)}:" + ",".join(f"{v:.5f}" for v in vector[:8])
+    """A vector as text to compare: its length and its first components as float32 bytes (each
+    path prints the float32 values its own way, and any decimal rounding has cases at its
+    boundary that differ)."""
+    head = vector[:8]
+    return f"{len(vector)}:" + struct.pack(f"<{len(head)}f", *head).hex()
 
 
 def body(shape: str, model: str, prompt: str, stream: bool) -> dict[str, Any]:
