@@ -2,14 +2,8 @@
 streams, tools, reasoning), `ollama/` (POST /api/generate) and `litellm.aembedding` (POST
 /api/embed), with the key as `api_key` (sent as `Authorization: Bearer`)."""
 
-import os
-
-import pytest
-
-# LiteLLM fetches its model price list from GitHub when imported unless told not to.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import litellm
+import pytest
 
 from simulator.embed import embedding_for, float32
 from simulator.script import thinking_for, tokens_for

@@ -1,14 +1,8 @@
 """LiteLLM's `openai/` provider pointed at the server (what a LiteLLM proxy or app in front of
 it sends): text, tool calls streamed and not, reasoning, embeddings."""
 
-import os
-
-import pytest
-
-# LiteLLM fetches its model price list from GitHub at import unless told to use its own copy.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import litellm
+import pytest
 
 from simulator.embed import embedding_for
 from simulator.script import thinking_for, tokens_for
