@@ -67,6 +67,16 @@ class Bounds:
     next_chunk: float
 
 
+def session(connect_s: float, max_connections: int, **options: Any) -> aiohttp.ClientSession:
+    """An HTTP session to Ollama. Only connecting has a socket-level bound: Ollama sends nothing
+    while a request waits in its queue or a model loads, so each call bounds its own wait."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max_connections),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_s),
+        **options,
+    )
+
+
 class OllamaClient:
     def __init__(self, settings: Settings) -> None:
         self.base_url = settings.ollama_base_url
@@ -76,11 +86,9 @@ class OllamaClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                # Only connecting has a socket-level bound; reads are bounded per chunk (Bounds).
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
-                read_bufsize=1 << 20,
+            # Reads are bounded per chunk (Bounds).
+            self._session = session(
+                self._connect_timeout, self._max_connections, read_bufsize=1 << 20
             )
         return self._session
 
@@ -150,12 +158,7 @@ class OllamaClient:
                     body = await response.read()
                     if response.status != 200:
                         raise status_error(response.status, body, model)
-                    try:
-                        answer: dict[str, Any] = orjson.loads(body)
-                    except orjson.JSONDecodeError as e:
-                        raise UpstreamError(
-                            f"Ollama's embedding answer is not JSON ({model})"
-                        ) from e
+                    answer: dict[str, Any] = orjson.loads(body)
                     return answer
         except AppError:
             raise
@@ -199,12 +202,20 @@ def _chunk(kind: Kind, data: dict[str, Any]) -> Chunk:
     return Chunk(text, thinking or None, done=True, stats=stats, tool_calls=tool_calls)
 
 
+def error_text(body: bytes) -> str:
+    """The message of Ollama's `{"error": "..."}`, else the start of whatever it sent."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and data.get("error") is not None:
+        return str(data["error"])
+    return body[:200].decode(errors="replace").strip() or "Ollama refused the request"
+
+
 def status_error(status: int, body: bytes, model: str) -> AppError:
     """An HTTP error status from Ollama, with Ollama's own message."""
-    try:
-        text = str(orjson.loads(body).get("error", ""))
-    except (orjson.JSONDecodeError, AttributeError):
-        text = body[:200].decode(errors="replace")
+    text = error_text(body)
     if status == 404:
         return ModelNotFound(f"Ollama does not have the model {model!r}: {text}")
     if status == 503:

@@ -23,8 +23,8 @@ An event is `[seq, type, payload]`:
 """
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -66,6 +66,38 @@ class Event:
 
     def encode(self) -> bytes:
         return encode_event(self.seq, self.type, self.payload)
+
+
+@dataclass(slots=True)
+class Produced:
+    """What a generation's events carried: the answer, the reasoning, the tool calls (Ollama's
+    shape), an embedding job's result, and how many text and thinking events there were."""
+
+    text: str = ""
+    thinking: str = ""
+    tool_calls: list[Any] = field(default_factory=list)
+    result: Any = None
+    chunks: int = 0
+    thinking_chunks: int = 0
+
+
+def produced(events: Iterable[Event]) -> Produced:
+    """Everything `events` carried, joined (the one fold of a generation's content)."""
+    texts: list[str] = []
+    thinking: list[str] = []
+    out = Produced()
+    for event in events:
+        if event.type == CHUNK:
+            texts.append(event.payload)
+        elif event.type == THINKING:
+            thinking.append(event.payload)
+        elif event.type == TOOL_CALLS:
+            out.tool_calls.extend(event.payload)
+        elif event.type == RESULT:
+            out.result = event.payload
+    out.text, out.thinking = "".join(texts), "".join(thinking)
+    out.chunks, out.thinking_chunks = len(texts), len(thinking)
+    return out
 
 
 def encode_event(seq: int, kind: str, payload: Any) -> bytes:

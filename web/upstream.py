@@ -23,7 +23,7 @@ import orjson
 
 from shared.config import Settings
 from shared.errors import AppError, UpstreamError, UpstreamTimeout
-from shared.ollama import JSON_HEADERS, connection_error, status_error
+from shared.ollama import JSON_HEADERS, connection_error, error_text, session, status_error
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +62,6 @@ def _refused(status: int, body: bytes) -> AppError:
     return OllamaRefused(status, error_text(body))
 
 
-def error_text(body: bytes) -> str:
-    """The message of Ollama's `{"error": "..."}`, else the start of whatever it sent."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
-    if isinstance(data, dict) and data.get("error") is not None:
-        return str(data["error"])
-    return body[:200].decode(errors="replace").strip() or "Ollama refused the request"
-
-
 class Upstream:
     def __init__(self, settings: Settings) -> None:
         self.base_url = settings.ollama_base_url
@@ -83,11 +72,7 @@ class Upstream:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
-                # Only connecting has a socket-level bound; each call bounds its own wait.
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_s),
-            )
+            self._session = session(self._connect_s, MAX_CONNECTIONS)
         return self._session
 
     async def aclose(self) -> None:

@@ -7,7 +7,7 @@ final status is written once: the first writer wins, so a late "succeeded" never
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Generation, GenerationStatus
+from shared.stream import Produced
 from shared.text import storable
 
 OPEN_STATUSES = (GenerationStatus.QUEUED.value, GenerationStatus.RUNNING.value)
@@ -209,18 +210,6 @@ async def usage(
     return [UsageRow(str(g), int(n), int(p), int(c)) for g, n, p, c in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What a generation's stream had carried when the web side ended it."""
-
-    stored: bool  # whether content may be kept at all (STORE_CONTENT)
-    text: str = ""
-    thinking: str = ""
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    chunks: int = 0
-    thinking_chunks: int = 0
-
-
 async def finish_open(
     session: AsyncSession,
     *,
@@ -230,13 +219,14 @@ async def finish_open(
     error_message: str,
     finished_at: Any,
     only_queued: bool = False,
-    delivered: "Delivered | None" = None,
+    delivered: Produced | None = None,
+    keep_content: bool = True,
 ) -> Generation | None:
     """End a generation no worker will finish (cancelled in the queue, worker lost, timed out).
 
     Returns the row if it changed; None if it was final already (or running, with
     `only_queued`), in which case whoever holds it records the outcome. `delivered`: what the
-    stream had carried.
+    stream had carried; its content is kept with `keep_content` (STORE_CONTENT).
     """
     produced: dict[str, Any] = {}
     if delivered is not None:
@@ -245,7 +235,7 @@ async def finish_open(
             # One token an event, as the worker counts a stream cut short.
             "completion_tokens": delivered.chunks + delivered.thinking_chunks,
         }
-        if delivered.stored:
+        if keep_content:
             # Only a record that kept its prompt keeps content: a request's `store: false` too.
             kept = {
                 "response": storable(delivered.text),

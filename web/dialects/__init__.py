@@ -75,6 +75,16 @@ class Reply(ABC):
         return self.keepalive
 
 
+class WholeReply(Reply):
+    """A reply that is never streamed (an embedding job's): only its whole answer."""
+
+    def encode(self, events: list[Event]) -> bytes:
+        return b""
+
+    def error_event(self, seq: int, error: dict[str, Any]) -> bytes:
+        return b""
+
+
 class GenerationRequest(Protocol):
     """A dialect's request model for one generation (or embedding job)."""
 

@@ -24,7 +24,7 @@ from shared.config import Settings
 from shared.errors import AppError, InvalidRequest
 from shared.ollama import STAT_FIELDS
 from shared.stream import CHUNK, DONE, ERROR, THINKING, TOOL_CALLS, Event
-from web.dialects import Dialect, OllamaCall, Reply, Whole
+from web.dialects import Dialect, OllamaCall, Reply, Whole, WholeReply
 from web.responses import dumps
 
 
@@ -307,7 +307,7 @@ EMBED_FIELDS = ("input", "truncate", "dimensions", "options", "keep_alive")
 LEGACY_EMBED_FIELDS = ("prompt", "options", "keep_alive")
 
 
-class Vectors(Reply):
+class Vectors(WholeReply):
     """Ollama's embedding answers, whole: /api/embed's `embeddings` with its statistics, or
     /api/embeddings' one `embedding`."""
 
@@ -324,9 +324,3 @@ class Vectors(Reply):
         body: dict[str, Any] = {"model": self.model, "embeddings": found.get("embeddings") or []}
         body.update(result.stats)
         return body
-
-    def encode(self, events: list[Event]) -> bytes:
-        return b""
-
-    def error_event(self, seq: int, error: dict[str, Any]) -> bytes:
-        return b""

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.config import Settings
 from shared.errors import InvalidRequest
-from shared.stream import Event
-from web.dialects import OllamaCall, Reply, Whole
+from web.dialects import OllamaCall, Whole, WholeReply
 from web.dialects.openai import DIALECT
 from web.dialects.openai_messages import without_nulls
 
@@ -52,7 +51,7 @@ class EmbeddingRequest(BaseModel):
         return EmbeddingList(self.model, base64=self.encoding_format == "base64")
 
 
-class EmbeddingList(Reply):
+class EmbeddingList(WholeReply):
     """OpenAI's list of embeddings, whole (an embedding is never streamed): float numbers, or
     for `encoding_format: "base64"` their little-endian float32 bytes, as OpenAI sends them."""
 
@@ -77,9 +76,3 @@ class EmbeddingList(Reply):
         if not self.base64:
             return vector
         return b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-
-    def encode(self, events: list[Event]) -> bytes:
-        return b""
-
-    def error_event(self, seq: int, error: dict[str, Any]) -> bytes:
-        return b""

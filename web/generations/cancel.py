@@ -21,8 +21,7 @@ from shared.jobs import owner_of, request_cancel
 from shared.keys import Keys
 from shared.models import GenerationStatus
 from shared.services import generations
-from shared.services.generations import Delivered
-from shared.stream import CHUNK, ERROR, THINKING, TOOL_CALLS, append_terminal, read_log
+from shared.stream import ERROR, Produced, append_terminal, produced, read_log
 from web.ops import metrics
 
 log = logging.getLogger(__name__)
@@ -102,6 +101,7 @@ class Cancellations:
                 finished_at=datetime.now(UTC),
                 only_queued=only_queued,
                 delivered=delivered,
+                keep_content=self._settings.STORE_CONTENT,
             )
         if changed is None:
             return False
@@ -122,22 +122,12 @@ class Cancellations:
             await pipe.execute()
         return True
 
-    async def _delivered(self, generation_id: str) -> Delivered | None:
+    async def _delivered(self, generation_id: str) -> Produced | None:
         """What the stream had carried when the web side ended it (from its replay log)."""
         try:
-            events = await read_log(self._redis, self._keys, generation_id)
+            return produced(await read_log(self._redis, self._keys, generation_id))
         except (RedisError, OSError):
             return None
-        chunks = [e.payload for e in events if e.type == CHUNK]
-        thinking = [e.payload for e in events if e.type == THINKING]
-        return Delivered(
-            stored=self._settings.STORE_CONTENT,
-            text="".join(chunks),
-            thinking="".join(thinking),
-            tool_calls=[call for e in events if e.type == TOOL_CALLS for call in e.payload],
-            chunks=len(chunks),
-            thinking_chunks=len(thinking),
-        )
 
     async def give_up(self, generation_id: str, error: AppError) -> None:
         """The web side's own bound ran out, the worker died or Redis stayed away: fail it and

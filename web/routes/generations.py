@@ -20,7 +20,7 @@ from shared.errors import (
 )
 from shared.models import Generation, GenerationStatus
 from shared.services import generations
-from shared.stream import CHUNK, DONE, THINKING, TOOL_CALLS, Event, parse_seq, read_log
+from shared.stream import DONE, Event, parse_seq, produced, read_log
 from web.auth import Principal
 from web.deps import PrincipalDep, StateDep
 from web.dialects import native
@@ -165,21 +165,19 @@ def with_outcome(out: GenerationOut, events: list[Event], *, store_content: bool
     if not events or not events[-1].is_terminal:
         return out
     last = events[-1]
-    chunks = [e.payload for e in events if e.type == CHUNK]
-    update: dict[str, Any] = {"chunk_count": len(chunks)}
+    carried = produced(events)
+    update: dict[str, Any] = {"chunk_count": carried.chunks}
     if store_content:
-        update["response"] = "".join(chunks)
-        thinking = [e.payload for e in events if e.type == THINKING]
-        update["thinking"] = "".join(thinking) or None
-        tool_calls = [call for e in events if e.type == TOOL_CALLS for call in e.payload]
-        update["tool_calls"] = tool_calls or None
+        update["response"] = carried.text
+        update["thinking"] = carried.thinking or None
+        update["tool_calls"] = carried.tool_calls or None
     if last.type == DONE:
         stats = last.payload
         update |= {
             "status": GenerationStatus.SUCCEEDED.value,
             "done_reason": stats.get("done_reason"),
             "prompt_tokens": stats.get("prompt_eval_count"),
-            "completion_tokens": stats.get("eval_count", len(chunks)),
+            "completion_tokens": stats.get("eval_count", carried.chunks),
             "total_duration_ns": stats.get("total_duration"),
             "load_duration_ns": stats.get("load_duration"),
             "prompt_eval_duration_ns": stats.get("prompt_eval_duration"),

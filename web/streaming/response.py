@@ -9,14 +9,13 @@ that goes away before the end counts as gone (web/generations/presence.py).
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shared.errors import AppError, error_from_dict
-from shared.stream import CHUNK, CONTENT, DONE, ERROR, RESULT, THINKING, TOOL_CALLS, Event
+from shared.stream import CONTENT, DONE, ERROR, Event, produced
 from web.dialects import Reply, Whole
 from web.generations.cancel import Cancellations
 from web.generations.presence import ClientPresence
@@ -47,24 +46,15 @@ async def _disconnected(request: Request) -> None:
 
 async def _collect(relay: Relay) -> Whole | AppError:
     """Everything to the end, or the error the generation ended with."""
-    parts: list[str] = []
-    thinking: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    result: dict[str, Any] | None = None
+    events: list[Event] = []
     async for batch in relay.batches():
-        for event in batch:
-            if event.type == CHUNK:
-                parts.append(event.payload)
-            elif event.type == THINKING:
-                thinking.append(event.payload)
-            elif event.type == TOOL_CALLS:
-                tool_calls.extend(event.payload)
-            elif event.type == RESULT:
-                result = event.payload
-            elif event.type == DONE:
-                return Whole("".join(parts), event.payload, "".join(thinking), tool_calls, result)
-            elif event.type == ERROR:
-                return error_from_dict(event.payload)
+        events.extend(batch)
+        last = events[-1] if events else None
+        if last is not None and last.type == DONE:
+            p = produced(events)
+            return Whole(p.text, last.payload, p.thinking, p.tool_calls, p.result)
+        if last is not None and last.type == ERROR:
+            return error_from_dict(last.payload)
     raise AssertionError("the relay ended without a terminal event")
 
 

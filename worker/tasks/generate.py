@@ -204,17 +204,16 @@ class GenerationRun:
             return
         kind: Kind = "chat" if self.job.kind == "chat" else "generate"
         async for chunk in self.state.ollama.stream(kind, self.job.request, bounds):
+            if chunk.thinking or chunk.text or chunk.tool_calls:
+                self._timed()
             # In Ollama's order within a line: the reasoning, the text, the tool calls.
             if chunk.thinking:
-                self._timed()
                 stream.send_text(chunk.thinking, THINKING)
                 self.thinking.append(chunk.thinking)
             if chunk.text:
-                self._timed()
                 stream.send_text(chunk.text)
                 self.texts.append(chunk.text)
             if chunk.tool_calls:
-                self._timed()
                 stream.post(TOOL_CALLS, chunk.tool_calls)
                 self.tool_calls.extend(chunk.tool_calls)
             if chunk.done:
@@ -233,10 +232,12 @@ class GenerationRun:
     def _tokens(self) -> int:
         """Prompt and completion tokens, as Ollama counts them (the chunks sent, if it never
         said: a stream cut short has no last line)."""
-        stats = self.stats
-        return int(stats.get("prompt_eval_count") or 0) + int(
-            stats.get("eval_count", len(self.texts) + len(self.thinking))
-        )
+        return int(self.stats.get("prompt_eval_count") or 0) + int(self._completion_tokens())
+
+    def _completion_tokens(self) -> Any:
+        """Ollama's count; a stream cut short has no last line, so then the events sent (one
+        token each, the reasoning's too)."""
+        return self.stats.get("eval_count", len(self.texts) + len(self.thinking))
 
     async def _cancel_requested(self) -> bool:
         try:
@@ -286,9 +287,7 @@ class GenerationRun:
             row.error_type, row.error_message = error.type, error.message
         row.done_reason = stats.get("done_reason")
         row.prompt_tokens = stats.get("prompt_eval_count")
-        # Ollama counts tokens only in its last line; a cancelled stream never gets it, so count
-        # the chunks it sent (one token each).
-        row.completion_tokens = stats.get("eval_count", len(self.texts) + len(self.thinking))
+        row.completion_tokens = self._completion_tokens()
         if self.job.kind == "embed":
             row.input_count = self.job.input_count
             row.completion_tokens = 0

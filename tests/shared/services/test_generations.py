@@ -8,7 +8,8 @@ from shared.db import transaction
 from shared.jobs import GenerationJob
 from shared.models import Generation, GenerationStatus
 from shared.records import GenerationRow, RecordWriter
-from shared.services.generations import Delivered, finish_open
+from shared.services.generations import finish_open
+from shared.stream import Produced
 
 
 async def test_a_record_without_its_prompt_keeps_no_delivered_text(database_url, sessions):
@@ -38,8 +39,7 @@ async def test_a_record_without_its_prompt_keeps_no_delivered_text(database_url,
                 error_type="worker_lost",
                 error_message="gone",
                 finished_at=datetime.now(UTC),
-                delivered=Delivered(
-                    stored=True,
+                delivered=Produced(
                     text="half an answer",
                     thinking="hm",
                     tool_calls=[{"function": {"name": "f", "arguments": {}}}],
